@@ -1,0 +1,163 @@
+"""The records that cross module boundaries: results, alert state, alert events, tier runs."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+Status = Literal["up", "degraded", "down"]
+EventKind = Literal["triggered", "resolved", "reminder", "slo_burn"]
+
+STATUS_RANK = {"up": 0, "degraded": 1, "down": 2}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(ts: datetime) -> str:
+    """`2026-11-26T20:45:00.123Z`: the one timestamp format of records and keys."""
+    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"
+
+
+def parse_iso(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def worst(*statuses: Status) -> Status:
+    return max(statuses, key=STATUS_RANK.__getitem__)
+
+
+@dataclass
+class Result:
+    """One check, one run: the line in S3, the item in history, the element of `--json`."""
+
+    run_id: str
+    tier: str
+    check_id: str
+    check_name: str
+    type: str
+    target: str
+    started_at: str
+    status: Status
+    latency_ms: float | None
+    http_status: int | None = None
+    error: str | None = None
+    attempts: int = 1
+    conditions: list[dict[str, Any]] = field(default_factory=list)
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Result:
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
+@dataclass
+class AlertState:
+    """Per-check memory between runs; `version` guards against two runs writing at once."""
+
+    check_id: str
+    status: Status = "up"
+    consecutive_failures: int = 0
+    consecutive_successes: int = 0
+    incident_open: bool = False
+    incident_started_at: str | None = None
+    incident_kind: str | None = None
+    last_notified_at: str | None = None
+    last_result_at: str | None = None
+    recent: list[dict[str, Any]] = field(default_factory=list)
+    probe_memory: dict[str, Any] = field(default_factory=dict)
+    pending_events: list[dict[str, Any]] = field(default_factory=list)
+    version: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AlertState:
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
+@dataclass
+class AlertEvent:
+    """A transition or reminder, as published to SNS, appended to alerts.jsonl, posted to chat."""
+
+    event: EventKind
+    check_id: str
+    check_name: str
+    tier: str
+    status: Status
+    started_at: str
+    at: str
+    error: str | None
+    result: dict[str, Any]
+    severity: str = "critical"
+    target: str = ""
+    run_id: str = ""
+    recent: list[dict[str, Any]] = field(default_factory=list)
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AlertEvent:
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
+@dataclass
+class TierRun:
+    """One run of one tier: the `--json` document of `healthwatch run`."""
+
+    run_id: str
+    tier: str
+    started_at: str
+    duration_ms: float
+    results: list[Result]
+    alerts: list[AlertEvent] = field(default_factory=list)
+    undelivered: list[AlertEvent] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        out = {"up": 0, "degraded": 0, "down": 0}
+        for r in self.results:
+            out[r.status] += 1
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "tier": self.tier,
+            "started_at": self.started_at,
+            "duration_ms": self.duration_ms,
+            "results": [r.to_dict() for r in self.results],
+            "alerts": [a.to_dict() for a in self.alerts],
+        }
+
+    def summary(self) -> dict[str, Any]:
+        """The run summary: what the handler returns and the `tier#` history item holds."""
+        slowest = max(
+            (r for r in self.results if r.latency_ms is not None),
+            key=lambda r: r.latency_ms or 0.0,
+            default=None,
+        )
+        return {
+            "run_id": self.run_id,
+            "tier": self.tier,
+            "started_at": self.started_at,
+            "duration_ms": self.duration_ms,
+            "checks": len(self.results),
+            **self.counts(),
+            "alerts": len(self.alerts),
+            "undelivered": len(self.undelivered),
+            "slowest": None
+            if slowest is None
+            else {"check_id": slowest.check_id, "latency_ms": slowest.latency_ms},
+        }

@@ -1,0 +1,92 @@
+"""Probe types: one module per `type`, found by name, so adding a type is adding a module.
+
+A probe module defines:
+
+- ``Options``: a pydantic model (``extra="forbid"``) of the keys that type adds to a check;
+- ``target(options) -> str``: what the result's ``target`` shows (never a resolved secret);
+- ``probe(check, ctx) -> Observation``: one attempt. It raises ``ProbeError`` (or returns
+  an ``Observation`` with ``error`` set) when the target could not be probed; any other
+  exception is caught by the engine and becomes a ``down`` result.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import requests
+
+    from healthwatch.config import Check
+    from healthwatch.models import Status
+    from healthwatch.secrets import Secrets
+
+
+class ProbeError(Exception):
+    """The probe itself failed; `kind` is the short error class of the result record."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(f"{kind}: {message}")
+        self.kind = kind
+        self.message = message
+
+
+@dataclass
+class Observation:
+    """What one attempt saw. The engine turns it into a `Result`."""
+
+    latency_ms: float | None = None
+    http_status: int | None = None
+    body: bytes | None = None
+    error: str | None = None
+    ip: str | None = None
+    connected: bool | None = None
+    certificate_expiration_ms: float | None = None
+    # A vendor probe's own judgement; None leaves the verdict to the conditions alone.
+    verdict: Status | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+    # Conditions applied when the check has none (http: "[STATUS] < 400").
+    default_conditions: tuple[str, ...] = ()
+    # Actions the probe took (a restart, say); copied into the result and the alert.
+    actions: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class ProbeContext:
+    """What a probe may use: the shared session, secrets, its deadline and its memory."""
+
+    session: requests.Session
+    secrets: Secrets
+    timeout: float
+    now: Callable[[], datetime]
+    # Persisted per check between runs (in the alert state): counters a probe keeps.
+    memory: dict[str, Any] = field(default_factory=dict)
+    # Runs the check has failed in a row before this one (from the alert state).
+    consecutive_failures: int = 0
+
+
+_modules: dict[str, ModuleType] = {}
+
+
+def known_types() -> list[str]:
+    return sorted(
+        m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_")
+    )
+
+
+def get(type_name: str) -> ModuleType:
+    """The probe module for `type_name`; KeyError with the known types when there is none."""
+    module = _modules.get(type_name)
+    if module is None:
+        if not type_name.isidentifier() or type_name not in known_types():
+            raise KeyError(
+                f"unknown check type {type_name!r} (known: {', '.join(known_types())})"
+            )
+        module = importlib.import_module(f"{__name__}.{type_name}")
+        _modules[type_name] = module
+    return module

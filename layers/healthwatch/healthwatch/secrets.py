@@ -1,0 +1,149 @@
+"""Secret references (`${secret:NAME}`, `${ssm:/path}`, `${env:NAME}`): resolved late, cached, redacted."""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
+
+REFERENCE = re.compile(r"\$\{(secret|ssm|env):([^}]+)\}")
+REDACTED = "***"
+
+
+class SecretError(Exception):
+    """A reference that cannot be resolved. The message names the reference, never a value."""
+
+
+class SecretSource(Protocol):
+    """Looks up one kind of reference (`secret` or `ssm`); AWS adapters implement this."""
+
+    def get(self, name: str) -> str: ...
+
+
+class EnvSource:
+    """`${env:NAME}`: the process environment (or a mapping given in tests)."""
+
+    def __init__(self, environ: Mapping[str, str] | None = None) -> None:
+        self._environ = os.environ if environ is None else environ
+
+    def get(self, name: str) -> str:
+        try:
+            return self._environ[name]
+        except KeyError:
+            raise SecretError(f"environment variable {name} is not set") from None
+
+
+class LocalSecretSource:
+    """`${secret:a/b}` / `${ssm:/a/b}` without AWS: the variable HW_SECRET_A_B (local backend)."""
+
+    def __init__(self, kind: str, environ: Mapping[str, str] | None = None) -> None:
+        self.kind = kind
+        self._environ = os.environ if environ is None else environ
+
+    @staticmethod
+    def variable(name: str) -> str:
+        return "HW_SECRET_" + re.sub(r"[^A-Za-z0-9]+", "_", name).strip("_").upper()
+
+    def get(self, name: str) -> str:
+        var = self.variable(name)
+        try:
+            return self._environ[var]
+        except KeyError:
+            raise SecretError(
+                f"{self.kind} {name!r} is not available with the local backend: "
+                f"set {var} or use --backend aws"
+            ) from None
+
+
+class Secrets:
+    """Resolves references in config strings and remembers every value it handed out.
+
+    The remembered values are what `redact` removes from anything about to be stored,
+    logged or sent: the last line of defence against a token echoed in an error body.
+    """
+
+    def __init__(self, sources: Mapping[str, SecretSource]) -> None:
+        self._sources = dict(sources)
+        self._cache: dict[tuple[str, str], str] = {}
+        self._values: set[str] = set()
+        self._lock = threading.Lock()
+
+    @classmethod
+    def local(cls, environ: Mapping[str, str] | None = None) -> Secrets:
+        return cls(
+            {
+                "env": EnvSource(environ),
+                "secret": LocalSecretSource("secret", environ),
+                "ssm": LocalSecretSource("ssm parameter", environ),
+            }
+        )
+
+    def lookup(self, kind: str, name: str) -> str:
+        key = (kind, name)
+        with self._lock:
+            if key in self._cache:
+                return self._cache[key]
+        source = self._sources.get(kind)
+        if source is None:
+            raise SecretError(f"no resolver for ${{{kind}:...}} references")
+        try:
+            value = source.get(name)
+        except SecretError:
+            raise
+        except Exception as exc:  # a provider error must not carry the value or its own text
+            raise SecretError(f"{kind} {name!r} could not be read ({type(exc).__name__})") from None
+        with self._lock:
+            self._cache[key] = value
+            if len(value) >= 4:
+                self._values.add(value)
+        return value
+
+    def resolve(self, text: str) -> str:
+        """`text` with every reference replaced by its value."""
+        if "${" not in text:
+            return text
+        return REFERENCE.sub(lambda m: self.lookup(m.group(1), m.group(2).strip()), text)
+
+    def resolve_obj(self, obj: Any) -> Any:
+        if isinstance(obj, str):
+            return self.resolve(obj)
+        if isinstance(obj, dict):
+            return {k: self.resolve_obj(v) for k, v in obj.items()}
+        if isinstance(obj, list):
+            return [self.resolve_obj(v) for v in obj]
+        return obj
+
+    def remember(self, value: str) -> None:
+        """Treat `value` as a secret too (a token a vendor returned, say)."""
+        if value and len(value) >= 4:
+            with self._lock:
+                self._values.add(value)
+
+    def redact(self, text: str) -> str:
+        with self._lock:
+            values = sorted(self._values, key=len, reverse=True)
+        for value in values:
+            if value in text:
+                text = text.replace(value, REDACTED)
+        return text
+
+    def redact_obj(self, obj: Any) -> Any:
+        if not self._values:
+            return obj
+        return _walk(obj, self.redact)
+
+
+def has_reference(text: str) -> bool:
+    return bool(REFERENCE.search(text))
+
+
+def _walk(obj: Any, fn: Callable[[str], str]) -> Any:
+    if isinstance(obj, str):
+        return fn(obj)
+    if isinstance(obj, dict):
+        return {k: _walk(v, fn) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_walk(v, fn) for v in obj]
+    return obj

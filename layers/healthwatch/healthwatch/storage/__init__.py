@@ -1,0 +1,54 @@
+"""Ports of the storage layer; adapters live beside them (local, s3, dynamodb)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import datetime
+from typing import Any, Protocol
+
+from healthwatch.models import AlertState, TierRun
+
+
+class ResultStore(Protocol):
+    """Bulk history: one JSON Lines object per run, `latest/{tier}.json`, documents by key."""
+
+    def write_run(self, run: TierRun) -> str:
+        """Store the run's results; return the key of the JSON Lines object."""
+        ...
+
+    def put_document(self, key: str, body: bytes, content_type: str) -> None:
+        """Store a derived document (status page, reliability report) under `key`."""
+        ...
+
+    def get_document(self, key: str) -> bytes | None: ...
+
+
+class HistoryStore(Protocol):
+    """Recent history, queryable per check and per tier."""
+
+    def put_results(self, run: TierRun) -> None: ...
+
+    def query(self, check_id: str, since: datetime, until: datetime | None = None) -> list[dict[str, Any]]:
+        """Result records of one check with `started_at` in [since, until), oldest first."""
+        ...
+
+    def query_all(self, since: datetime, until: datetime | None = None) -> Iterator[dict[str, Any]]:
+        """Every check's result records in the window (reports, status page)."""
+        ...
+
+
+class ConflictError(Exception):
+    """Another run wrote the state first: reload and decide again."""
+
+
+class StateStore(Protocol):
+    """Alert state, written only if nobody else wrote it since we read it."""
+
+    def load(self, check_ids: Iterable[str]) -> Mapping[str, AlertState]:
+        """States of these checks; a check never seen gets a fresh `AlertState` (version 0)."""
+        ...
+
+    def save(self, state: AlertState) -> AlertState:
+        """Write `state` if the stored version is still `state.version`; return it with the
+        new version. Raise `ConflictError` when another writer got there first."""
+        ...
