@@ -224,7 +224,9 @@ class MaintenanceWindow(Strict):
         one_off = self.start is not None or self.end is not None
         weekly = bool(self.every) or self.at is not None or self.duration is not None
         if one_off == weekly:
-            raise ValueError("set either start and end (one-off) or every, at and duration (weekly)")
+            raise ValueError(
+                "set either start and end (one-off) or every, at and duration (weekly)"
+            )
         if one_off and (self.start is None or self.end is None or self.end <= self.start):
             raise ValueError("a one-off window needs start and end, end after start")
         if weekly and (not self.every or self.at is None or not self.duration):
@@ -305,7 +307,9 @@ def parse_config(text: str, source: str = "<config>") -> Config:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}: " if mark is not None else ""
-        raise ConfigError(source, [f"{where}not valid YAML ({getattr(exc, 'problem', exc)})"]) from None
+        raise ConfigError(
+            source, [f"{where}not valid YAML ({getattr(exc, 'problem', exc)})"]
+        ) from None
     if not isinstance(data, dict):
         raise ConfigError(source, ["the file must be a mapping with `tiers` and `checks`"])
     try:
@@ -368,7 +372,9 @@ def _format_loc(loc: list[Any]) -> str:
     return text or "(top level)"
 
 
-_KNOWN_KEYS = set(Defaults.model_fields) | set(Check.model_fields) | {"url", "method", "headers", "body"}
+_KNOWN_KEYS = (
+    set(Defaults.model_fields) | set(Check.model_fields) | {"url", "method", "headers", "body"}
+)
 
 
 def _suggest(key: str) -> str | None:

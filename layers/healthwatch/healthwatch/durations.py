@@ -9,7 +9,7 @@ _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
 
 
 def parse_duration(value: object) -> float:
-    """Seconds in `value` (`5`, `2.5`, `"500ms"`, `"6h"`, `"1h30m"`); ValueError names what is wrong."""
+    """Seconds in `value` (`5`, `"500ms"`, `"6h"`, `"1h30m"`); ValueError says what is wrong."""
     if isinstance(value, bool):
         raise ValueError(f"expected a duration such as 5s or 500ms, got {value!r}")
     if isinstance(value, int | float):
@@ -43,6 +43,10 @@ def format_duration(seconds: float) -> str:
     days, rem = divmod(s, 86400)
     hours, rem = divmod(rem, 3600)
     minutes, secs = divmod(rem, 60)
-    parts = [f"{days}d" if days else "", f"{hours}h" if hours else "",
-             f"{minutes}m" if minutes else "", f"{secs}s" if secs and not days else ""]
+    parts = [
+        f"{days}d" if days else "",
+        f"{hours}h" if hours else "",
+        f"{minutes}m" if minutes else "",
+        f"{secs}s" if secs and not days else "",
+    ]
     return " ".join(p for p in parts if p) or "0s"

@@ -66,6 +66,7 @@ class AlertState:
     status: Status = "up"
     consecutive_failures: int = 0
     consecutive_successes: int = 0
+    failing_since: str | None = None
     incident_open: bool = False
     incident_started_at: str | None = None
     incident_kind: str | None = None

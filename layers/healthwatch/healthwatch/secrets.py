@@ -1,4 +1,4 @@
-"""Secret references (`${secret:NAME}`, `${ssm:/path}`, `${env:NAME}`): resolved late, cached, redacted."""
+"""Secret references (`${secret:N}`, `${ssm:/p}`, `${env:N}`): resolved late, cached, redacted."""
 
 from __future__ import annotations
 

@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import requests
 
-    from healthwatch.config import Check
     from healthwatch.models import Status
     from healthwatch.secrets import Secrets
 
@@ -74,9 +73,7 @@ _modules: dict[str, ModuleType] = {}
 
 
 def known_types() -> list[str]:
-    return sorted(
-        m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_")
-    )
+    return sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_"))
 
 
 def get(type_name: str) -> ModuleType:
@@ -84,9 +81,7 @@ def get(type_name: str) -> ModuleType:
     module = _modules.get(type_name)
     if module is None:
         if not type_name.isidentifier() or type_name not in known_types():
-            raise KeyError(
-                f"unknown check type {type_name!r} (known: {', '.join(known_types())})"
-            )
+            raise KeyError(f"unknown check type {type_name!r} (known: {', '.join(known_types())})")
         module = importlib.import_module(f"{__name__}.{type_name}")
         _modules[type_name] = module
     return module

@@ -28,7 +28,9 @@ class HistoryStore(Protocol):
 
     def put_results(self, run: TierRun) -> None: ...
 
-    def query(self, check_id: str, since: datetime, until: datetime | None = None) -> list[dict[str, Any]]:
+    def query(
+        self, check_id: str, since: datetime, until: datetime | None = None
+    ) -> list[dict[str, Any]]:
         """Result records of one check with `started_at` in [since, until), oldest first."""
         ...
 

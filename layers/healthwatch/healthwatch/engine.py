@@ -1,0 +1,393 @@
+"""Run one tier: probes in parallel under deadlines, alert state, storage, notifications."""
+
+from __future__ import annotations
+
+import logging
+import secrets as _random
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from healthwatch import alerting, probes
+from healthwatch.conditions import EvalContext, evaluate_all, parse_condition
+from healthwatch.models import AlertEvent, AlertState, Result, TierRun, iso, utcnow, worst
+from healthwatch.notify import DeliveryError, Notifier
+from healthwatch.probes import Observation, ProbeContext, ProbeError
+from healthwatch.storage import ConflictError, HistoryStore, ResultStore, StateStore
+
+if TYPE_CHECKING:
+    import requests
+
+    from healthwatch.config import Check, Config
+    from healthwatch.secrets import Secrets
+
+log = logging.getLogger("healthwatch.engine")
+
+MAX_WORKERS = 64
+SAVE_ATTEMPTS = 5
+
+
+class RunError(Exception):
+    """The checks ran and their alerts went out, but something could not be stored or sent."""
+
+    def __init__(self, run: TierRun, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.run = run
+        self.problems = problems
+
+
+@dataclass
+class Backend:
+    """The adapters one run uses; built once per container (Lambda) or per command (CLI)."""
+
+    states: StateStore
+    results: ResultStore | None = None
+    history: HistoryStore | None = None
+    notifier: Notifier | None = None
+    # Called with each finished run (status page, SLO burn rates, reports).
+    after_run: list[Callable[[TierRun], None]] = field(default_factory=list)
+
+
+def new_session(workers: int = MAX_WORKERS) -> requests.Session:
+    """One session per container: its connection pool matches the worker count."""
+    import requests
+    from requests.adapters import HTTPAdapter
+
+    session = requests.Session()
+    adapter = HTTPAdapter(pool_connections=workers, pool_maxsize=workers, max_retries=0)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
+def new_run_id(tier: str, started: datetime) -> str:
+    return f"{tier}-{started.strftime('%Y-%m-%dT%H-%M-%SZ')}-{_random.token_hex(2)}"
+
+
+def run_tier(
+    config: Config,
+    tier: str,
+    backend: Backend,
+    *,
+    session: requests.Session,
+    secrets: Secrets,
+    now: Callable[[], datetime] = utcnow,
+    sleep: Callable[[float], None] | None = None,
+    max_workers: int = MAX_WORKERS,
+) -> TierRun:
+    """Probe every enabled check of `tier`, decide alerts, store everything, notify.
+
+    Never raises because a check failed: that is a `down` result. Raises `RunError`
+    (after doing everything it could) when a store write or an alert delivery failed.
+    """
+    checks = config.checks_for(tier)
+    deadline_s = config.tiers[tier].effective_deadline
+    started = now()
+    t0 = time.monotonic()
+    run_id = new_run_id(tier, started)
+    states = dict(backend.states.load([c.id for c in checks]))
+    stop = threading.Event()
+    wait_fn = sleep or (lambda s: stop.wait(s))
+
+    results = _probe_all(
+        checks,
+        states,
+        run_id,
+        tier,
+        t0 + deadline_s,
+        stop,
+        wait_fn,
+        session=session,
+        secrets=secrets,
+        now=now,
+        max_workers=max_workers,
+    )
+    results = [Result.from_dict(secrets.redact_obj(r.to_dict())) for r in results]
+    duration_ms = round((time.monotonic() - t0) * 1000, 1)
+    run = TierRun(run_id, tier, iso(started), duration_ms, results)
+
+    problems: list[str] = []
+    _decide_and_notify(config, run, checks, states, backend, secrets, now, problems)
+    for name, store in (("results", backend.results), ("history", backend.history)):
+        if store is None or not run.results:
+            continue
+        try:
+            if name == "results":
+                store.write_run(run)  # type: ignore[union-attr]
+            else:
+                store.put_results(run)  # type: ignore[union-attr]
+        except Exception as exc:  # surfaced below, after the other store had its chance
+            log.error("storing the run failed", extra={"store": name, "error": type(exc).__name__})
+            problems.append(f"{name} store: {secrets.redact(str(exc))}")
+    for hook in backend.after_run:
+        try:
+            hook(run)
+        except Exception as exc:
+            name = getattr(hook, "__name__", type(hook).__name__)
+            log.error("after-run hook failed", extra={"hook": name, "error": type(exc).__name__})
+            problems.append(f"{name}: {secrets.redact(str(exc))}")
+    log.info(
+        "tier finished",
+        extra={
+            "run_id": run_id,
+            "tier": tier,
+            **run.counts(),
+            "duration_ms": duration_ms,
+            "alerts": len(run.alerts),
+        },
+    )
+    if problems:
+        raise RunError(run, problems)
+    return run
+
+
+def _probe_all(
+    checks: Sequence[Check],
+    states: dict[str, AlertState],
+    run_id: str,
+    tier: str,
+    deadline: float,
+    stop: threading.Event,
+    wait_fn: Callable[[float], object],
+    *,
+    session: requests.Session,
+    secrets: Secrets,
+    now: Callable[[], datetime],
+    max_workers: int,
+) -> list[Result]:
+    if not checks:
+        return []
+    pool = ThreadPoolExecutor(
+        max_workers=max(1, min(max_workers, len(checks))), thread_name_prefix=f"hw-{tier}"
+    )
+    futures: dict[Future[Result], Check] = {}
+    for check in checks:
+        fut = pool.submit(
+            run_check,
+            check,
+            states[check.id],
+            run_id,
+            tier,
+            deadline,
+            stop,
+            wait_fn,
+            session=session,
+            secrets=secrets,
+            now=now,
+        )
+        futures[fut] = check
+    done: dict[str, Result] = {}
+    pending = set(futures)
+    while pending:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        finished, pending = wait(pending, timeout=left, return_when=FIRST_COMPLETED)
+        for fut in finished:
+            done[futures[fut].id] = fut.result()
+    stop.set()
+    pool.shutdown(wait=False, cancel_futures=True)
+    out = []
+    for check in checks:
+        result = done.get(check.id)
+        if result is None:
+            result = _result(
+                check,
+                run_id,
+                tier,
+                iso(now()),
+                Observation(error="timeout: still running at the tier deadline"),
+                attempts=1,
+            )
+            result.status = "down"
+        out.append(result)
+    return out
+
+
+def run_check(
+    check: Check,
+    state: AlertState,
+    run_id: str,
+    tier: str,
+    deadline: float,
+    stop: threading.Event,
+    wait_fn: Callable[[float], object],
+    *,
+    session: requests.Session,
+    secrets: Secrets,
+    now: Callable[[], datetime],
+) -> Result:
+    """Probe one check, re-probing a failure every `retry_interval` up to its threshold."""
+    allowed = alerting.attempts_allowed(state, check)
+    memory = state.probe_memory  # the probe's own counters; saved with the state
+    result: Result | None = None
+    attempt = 0
+    started_at = iso(now())
+    while attempt < allowed:
+        attempt += 1
+        left = deadline - time.monotonic()
+        if attempt > 1 and left <= 0:
+            break
+        ctx = ProbeContext(
+            session=session,
+            secrets=secrets,
+            timeout=max(0.05, min(check.setting("timeout"), left)),
+            now=now,
+            memory=memory,
+            consecutive_failures=state.consecutive_failures,
+        )
+        result = _result(check, run_id, tier, started_at, _observe(check, ctx), attempt)
+        if result.status != "down" or attempt >= allowed or stop.is_set():
+            break
+        interval = check.setting("retry_interval")
+        if time.monotonic() + interval >= deadline:
+            break
+        wait_fn(interval)
+        if stop.is_set():
+            break
+    assert result is not None
+    return result
+
+
+def _observe(check: Check, ctx: ProbeContext) -> Observation:
+    module = probes.get(check.type)
+    start = time.perf_counter()
+    try:
+        obs: Observation = module.probe(check, ctx)
+    except ProbeError as exc:
+        obs = Observation(error=f"{exc.kind}: {exc.message}")
+    except Exception as exc:  # a probe bug or a secret that would not resolve: the check is down
+        kind = "secret" if type(exc).__name__ == "SecretError" else "probe_error"
+        obs = Observation(
+            error=f"{kind}: {exc}" if kind == "secret" else f"{kind}: {type(exc).__name__}"
+        )
+        log.warning("probe raised", extra={"check_id": check.id, "error": type(exc).__name__})
+    if obs.latency_ms is None:  # for a failure: how long until it failed
+        obs.latency_ms = round((time.perf_counter() - start) * 1000, 1)
+    return obs
+
+
+_DEFAULT_CACHE: dict[tuple[str, ...], list] = {}
+
+
+def _result(
+    check: Check, run_id: str, tier: str, started_at: str, obs: Observation, attempts: int
+) -> Result:
+    ctx = EvalContext(
+        status=obs.http_status,
+        response_time_ms=obs.latency_ms,
+        body=obs.body,
+        ip=obs.ip,
+        connected=obs.connected if obs.connected is not None else (obs.error is None or None),
+        certificate_expiration_ms=obs.certificate_expiration_ms,
+    )
+    conditions = check.parsed_conditions
+    if not conditions and obs.default_conditions:
+        key = obs.default_conditions
+        if key not in _DEFAULT_CACHE:
+            _DEFAULT_CACHE[key] = [parse_condition(c) for c in key]
+        conditions = _DEFAULT_CACHE[key]
+    evaluated = evaluate_all(conditions, ctx) if obs.error is None or obs.verdict else []
+    warned = evaluate_all(check.parsed_warnings, ctx) if obs.error is None else []
+    if obs.error is not None and obs.verdict is None:
+        status = "down"
+    else:
+        status = obs.verdict or "up"
+        if any(not c.success for c in evaluated):
+            status = "down"
+        elif any(not c.success for c in warned):
+            status = worst(status, "degraded")
+    details = dict(obs.details)
+    if obs.actions:
+        details["actions"] = obs.actions
+    if warned:
+        details["warnings"] = [_cond(c) for c in warned]
+    error = obs.error
+    if error is None and status == "down":
+        failed = [c.detail for c in evaluated if not c.success]
+        error = "condition_failed: " + "; ".join(failed) if failed else None
+    return Result(
+        run_id=run_id,
+        tier=tier,
+        check_id=check.id,
+        check_name=check.name,
+        type=check.type,
+        target=check.target,
+        started_at=started_at,
+        status=status,  # type: ignore[arg-type]
+        latency_ms=obs.latency_ms,
+        http_status=obs.http_status,
+        error=error,
+        attempts=attempts,
+        conditions=[_cond(c) for c in evaluated],
+        details=details,
+    )
+
+
+def _cond(c: object) -> dict[str, object]:
+    return {"condition": c.condition, "success": c.success, "detail": c.detail}  # type: ignore[attr-defined]
+
+
+def _decide_and_notify(
+    config: Config,
+    run: TierRun,
+    checks: Sequence[Check],
+    states: dict[str, AlertState],
+    backend: Backend,
+    secrets: Secrets,
+    now: Callable[[], datetime],
+    problems: list[str],
+) -> None:
+    by_id = {c.id: c for c in checks}
+    for result in run.results:
+        check = by_id[result.check_id]
+        state = states[check.id]
+        at = now()
+        window = alerting.active_window(config.maintenance, check.id, run.tier, at)
+        if window is not None:
+            result.details["maintenance"] = window.name
+        events: list[AlertEvent] = []
+        for _ in range(SAVE_ATTEMPTS):
+            new, events = alerting.apply(state, result, check, at, window)
+            new.probe_memory = state.probe_memory
+            # Events another run could not deliver are retried by whoever saves next.
+            backlog = [AlertEvent.from_dict(e) for e in new.pending_events]
+            new.pending_events = []
+            try:
+                saved = backend.states.save(new)
+                break
+            except ConflictError:
+                # Another run of this tier got there first: decide again on its state.
+                state = backend.states.load([check.id])[check.id]
+                state.probe_memory.update(states[check.id].probe_memory)
+        else:
+            problems.append(f"{check.id}: alert state kept changing under us; gave up")
+            continue
+        undelivered = []
+        for i, event in enumerate(backlog + events):
+            event = AlertEvent.from_dict(secrets.redact_obj(event.to_dict()))
+            if i >= len(backlog):
+                run.alerts.append(event)
+            if backend.notifier is None:
+                continue
+            try:
+                backend.notifier.send(event)
+            except DeliveryError as exc:
+                log.error(
+                    "alert delivery failed", extra={"check_id": check.id, "event": event.event}
+                )
+                undelivered.append(event)
+                problems.append(
+                    f"{check.id}: {event.event} alert not delivered: {secrets.redact(str(exc))}"
+                )
+        if undelivered:
+            run.undelivered.extend(undelivered)
+            saved.pending_events = [e.to_dict() for e in undelivered]
+            try:
+                backend.states.save(saved)
+            except ConflictError:
+                problems.append(f"{check.id}: could not queue undelivered alerts")

@@ -1,0 +1,215 @@
+"""`http`: one request, bounded redirects and body, latency measured around it."""
+
+from __future__ import annotations
+
+import errno
+import json
+import time
+from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import urljoin, urlsplit
+
+import requests
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from healthwatch.probes import Observation, ProbeContext, ProbeError
+
+if TYPE_CHECKING:
+    from healthwatch.config import Check
+
+MiB = 1024 * 1024
+DEFAULT_CONDITIONS = ("[STATUS] < 400",)
+
+
+class Options(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    url: str
+    method: Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] = "GET"
+    headers: dict[str, str] = Field(default_factory=dict)
+    body: str | dict[str, Any] | list[Any] | None = None
+    follow_redirects: bool = True
+    max_redirects: int = Field(10, ge=0, le=30)
+    insecure: bool = False  # skip TLS verification (self-signed targets); off by default
+    ca_bundle: str | None = None
+    max_body_bytes: int = Field(MiB, ge=1)
+
+    @field_validator("method", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if "${" in value.split("//", 1)[-1].split("/", 1)[0]:
+            return value  # host from a reference: checked when resolved
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(f"expected an http:// or https:// URL, got {value!r}")
+        return value
+
+
+def target(options: Options) -> str:
+    return options.url
+
+
+def probe(check: Check, ctx: ProbeContext) -> Observation:
+    opts: Options = check.options
+    url = ctx.secrets.resolve(opts.url)
+    headers = {k: ctx.secrets.resolve(v) for k, v in opts.headers.items()}
+    data: bytes | None = None
+    if isinstance(opts.body, dict | list):
+        data = json.dumps(ctx.secrets.resolve_obj(opts.body)).encode()
+        headers.setdefault("Content-Type", "application/json")
+    elif isinstance(opts.body, str):
+        data = ctx.secrets.resolve(opts.body).encode()
+    headers.setdefault("User-Agent", "healthwatch/0.1 (+synthetic monitor)")
+    verify: bool | str = False if opts.insecure else (opts.ca_bundle or True)
+    uses = " ".join(check.conditions + check.warnings)
+
+    obs = Observation(default_conditions=DEFAULT_CONDITIONS)
+    method = opts.method
+    start = time.perf_counter()
+    try:
+        for hop in range(opts.max_redirects + 1):
+            resp = ctx.session.request(
+                method,
+                url,
+                headers=headers,
+                data=data,
+                timeout=(ctx.timeout, ctx.timeout),
+                allow_redirects=False,
+                verify=verify,
+                stream=True,
+            )
+            if resp.is_redirect and opts.follow_redirects:
+                resp.close()
+                if hop == opts.max_redirects:
+                    raise ProbeError(
+                        "too_many_redirects", f"more than {opts.max_redirects} redirects"
+                    )
+                url = urljoin(url, resp.headers["Location"])
+                if resp.status_code in (301, 302, 303) and method != "HEAD":
+                    method, data = "GET", None
+                continue
+            break
+        obs.ip = _peer_ip(resp)
+        body = _read_capped(resp, opts.max_body_bytes, start, ctx.timeout)
+    except ProbeError:
+        obs.latency_ms = _ms(start)
+        raise
+    except requests.exceptions.RequestException as exc:
+        obs.latency_ms = _ms(start)
+        raise ProbeError(*classify(exc, ctx.timeout)) from None
+    obs.latency_ms = _ms(start)
+    obs.connected = True
+    obs.http_status = resp.status_code
+    obs.body = body
+    obs.details = {"url_final": _strip_query(url) if url != ctx.secrets.resolve(opts.url) else None}
+    obs.details = {k: v for k, v in obs.details.items() if v is not None}
+    if ("[BODY]." in uses or "[BODY][" in uses) and body:
+        try:
+            json.loads(body)
+        except ValueError as exc:
+            obs.error = f"invalid_json: body is not JSON ({exc.msg} at char {exc.pos})"
+    if "[CERTIFICATE_EXPIRATION]" in uses and urlsplit(url).scheme == "https":
+        _certificate(obs, url, opts, ctx)
+    return obs
+
+
+def _certificate(obs: Observation, url: str, opts: Options, ctx: ProbeContext) -> None:
+    from healthwatch.probes.tls import fetch_certificate  # only checks that ask pay for it
+
+    parts = urlsplit(url)
+    info = fetch_certificate(
+        parts.hostname or "",
+        parts.port or 443,
+        timeout=ctx.timeout,
+        ca_bundle=opts.ca_bundle,
+        verify=not opts.insecure,
+    )
+    obs.certificate_expiration_ms = (info.not_after - ctx.now()).total_seconds() * 1000
+    obs.details["certificate"] = {
+        "not_after": info.not_after.isoformat(),
+        "issuer": info.issuer,
+        "days_left": round(info.days_left, 1),
+    }
+
+
+def _read_capped(resp: requests.Response, cap: int, start: float, timeout: float) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        for chunk in resp.iter_content(chunk_size=65536):
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > cap:
+                raise ProbeError(
+                    "body_too_large", f"response body over {cap} bytes; read the first {cap}"
+                )
+            if time.perf_counter() - start > timeout:
+                raise ProbeError("timeout", f"no complete answer within {timeout:g}s")
+    finally:
+        resp.close()
+    return b"".join(chunks)
+
+
+def _peer_ip(resp: requests.Response) -> str | None:
+    try:
+        sock = resp.raw._connection.sock  # urllib3 2: the live connection while streaming
+        return str(sock.getpeername()[0])
+    except (AttributeError, OSError, TypeError):
+        return None
+
+
+def classify(exc: requests.exceptions.RequestException, timeout: float) -> tuple[str, str]:
+    """Short error class and message for a failed request; never includes the URL."""
+    if isinstance(exc, requests.exceptions.Timeout):
+        phase = "connect" if isinstance(exc, requests.exceptions.ConnectTimeout) else "read"
+        return "timeout", f"no answer within {timeout:g}s ({phase})"
+    if isinstance(exc, requests.exceptions.SSLError):
+        return "tls", _tls_reason(exc)
+    if isinstance(exc, requests.exceptions.TooManyRedirects):
+        return "too_many_redirects", "redirect limit reached"
+    if isinstance(exc, requests.exceptions.InvalidURL | requests.exceptions.MissingSchema):
+        return "invalid_url", type(exc).__name__
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        text = repr(exc)
+        if (
+            "NameResolutionError" in text
+            or "Name or service not known" in text
+            or "getaddrinfo" in text
+        ):
+            return "dns", "host name could not be resolved"
+        if "Connection refused" in text or f"[Errno {errno.ECONNREFUSED}]" in text:
+            return "connection_refused", "connection refused"
+        if "RemoteDisconnected" in text or "Connection aborted" in text:
+            return "connection_reset", "connection closed before a complete answer"
+        if "Network is unreachable" in text or "No route to host" in text:
+            return "unreachable", "network unreachable"
+        return "connection_error", type(exc).__name__
+    return "http_error", type(exc).__name__
+
+
+def _tls_reason(exc: Exception) -> str:
+    text = str(exc)
+    for needle, reason in (
+        ("certificate has expired", "certificate expired"),
+        ("Hostname mismatch", "hostname mismatch"),
+        ("self-signed", "self-signed certificate"),
+        ("self signed", "self-signed certificate"),
+        ("unable to get local issuer", "unknown certificate authority"),
+        ("CERTIFICATE_VERIFY_FAILED", "certificate verification failed"),
+        ("WRONG_VERSION_NUMBER", "server does not speak TLS"),
+    ):
+        if needle in text:
+            return reason
+    return "TLS handshake failed"
+
+
+def _strip_query(url: str) -> str:
+    return url.split("?", 1)[0]
+
+
+def _ms(start: float) -> float:
+    return round((time.perf_counter() - start) * 1000, 1)

@@ -1,0 +1,38 @@
+"""The storage layout of DESIGN.md, shared by the S3 and local result stores."""
+
+from __future__ import annotations
+
+import json
+
+from healthwatch.models import TierRun, parse_iso
+
+RESULTS_PREFIX = "results/"
+STATUS_PAGE_KEY = "status/index.html"
+REPORTS_PREFIX = "reports/"
+
+
+def result_key(run: TierRun) -> str:
+    """`results/tier={tier}/dt={YYYY-MM-DD}/health-check-{YYYY-MM-DDTHH-MM-SSZ}-{id}.json`."""
+    started = parse_iso(run.started_at)
+    suffix = run.run_id.rsplit("-", 1)[-1]
+    return (
+        f"{RESULTS_PREFIX}tier={run.tier}/dt={started:%Y-%m-%d}/"
+        f"health-check-{started:%Y-%m-%dT%H-%M-%SZ}-{suffix}.json"
+    )
+
+
+def latest_key(tier: str) -> str:
+    return f"latest/{tier}.json"
+
+
+def jsonl(run: TierRun) -> bytes:
+    """One result record per line: what Athena's JSON SerDe reads."""
+    return b"".join(
+        json.dumps(r.to_dict(), separators=(",", ":"), sort_keys=False).encode() + b"\n"
+        for r in run.results
+    )
+
+
+def latest_document(run: TierRun) -> bytes:
+    doc = {**run.summary(), "results": [r.to_dict() for r in run.results]}
+    return json.dumps(doc, indent=2).encode() + b"\n"

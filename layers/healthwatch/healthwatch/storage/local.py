@@ -1,0 +1,149 @@
+"""The embedded local backend: a directory with S3's key layout and an atomic state file."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from healthwatch.models import AlertState, TierRun, parse_iso
+from healthwatch.storage import ConflictError
+from healthwatch.storage.keys import (
+    RESULTS_PREFIX,
+    jsonl,
+    latest_document,
+    latest_key,
+    result_key,
+)
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write `data` so that `path` is either the old file or the new one, never half of one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+class LocalStore:
+    """ResultStore, HistoryStore and StateStore over one data directory."""
+
+    def __init__(self, data_dir: str | Path) -> None:
+        self.root = Path(data_dir)
+        self.state_path = self.root / "state.json"
+        self.alerts_path = self.root / "alerts.jsonl"
+
+    # ResultStore
+    def write_run(self, run: TierRun) -> str:
+        key = result_key(run)
+        atomic_write(self.root / key, jsonl(run))
+        atomic_write(self.root / latest_key(run.tier), latest_document(run))
+        return key
+
+    def put_document(self, key: str, body: bytes, content_type: str) -> None:
+        atomic_write(self._path(key), body)
+
+    def get_document(self, key: str) -> bytes | None:
+        path = self._path(key)
+        return path.read_bytes() if path.exists() else None
+
+    def _path(self, key: str) -> Path:
+        path = (self.root / key).resolve()
+        if not str(path).startswith(str(self.root.resolve())):
+            raise ValueError(f"key {key!r} is outside the data directory")
+        return path
+
+    # HistoryStore
+    def put_results(self, run: TierRun) -> None:
+        """Nothing extra: the local history is read from the result files themselves."""
+
+    def query(
+        self, check_id: str, since: datetime, until: datetime | None = None
+    ) -> list[dict[str, Any]]:
+        return [r for r in self.query_all(since, until) if r.get("check_id") == check_id]
+
+    def query_all(self, since: datetime, until: datetime | None = None) -> Iterator[dict[str, Any]]:
+        until = until or datetime.now(UTC) + timedelta(seconds=1)
+        base = self.root / RESULTS_PREFIX
+        if not base.exists():
+            return iter(())
+        records = []
+        days = {
+            (since + timedelta(days=i)).strftime("%Y-%m-%d")
+            for i in range((until.date() - since.date()).days + 1)
+        }
+        for tier_dir in sorted(base.glob("tier=*")):
+            for day in sorted(days):
+                part = tier_dir / f"dt={day}"
+                if not part.is_dir():
+                    continue
+                for path in sorted(part.glob("*.json")):
+                    for line in path.read_text(encoding="utf-8").splitlines():
+                        if not line.strip():
+                            continue
+                        record = json.loads(line)
+                        at = parse_iso(record["started_at"])
+                        if since <= at < until:
+                            records.append(record)
+        records.sort(key=lambda r: r["started_at"])
+        return iter(records)
+
+    # StateStore
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.root / "state.lock", "a+") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def _read_states(self) -> dict[str, Any]:
+        if not self.state_path.exists():
+            return {}
+        data: dict[str, Any] = json.loads(self.state_path.read_text(encoding="utf-8") or "{}")
+        return data
+
+    def load(self, check_ids: Iterable[str]) -> Mapping[str, AlertState]:
+        with self._locked():
+            stored = self._read_states()
+        return {
+            cid: AlertState.from_dict(stored[cid]) if cid in stored else AlertState(check_id=cid)
+            for cid in check_ids
+        }
+
+    def save(self, state: AlertState) -> AlertState:
+        with self._locked():
+            stored = self._read_states()
+            current = stored.get(state.check_id, {}).get("version", 0)
+            if current != state.version:
+                raise ConflictError(
+                    f"state of {state.check_id} is at version {current}, expected {state.version}"
+                )
+            saved = AlertState.from_dict({**state.to_dict(), "version": state.version + 1})
+            stored[state.check_id] = saved.to_dict()
+            atomic_write(self.state_path, json.dumps(stored, indent=1, sort_keys=True).encode())
+        return saved
+
+    def all_states(self) -> dict[str, AlertState]:
+        with self._locked():
+            return {k: AlertState.from_dict(v) for k, v in self._read_states().items()}
