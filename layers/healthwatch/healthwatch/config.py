@@ -334,6 +334,9 @@ def _describe(exc: ValidationError, data: dict[str, Any], text: str) -> list[str
                 if cid:
                     who = f" (check {cid!r})"
         line = lines.get(tuple(loc))
+        inner = re.match(r"^Value error, ([A-Za-z_]\w*)[:\[.]", str(err["msg"]))
+        if inner and (*loc, inner.group(1)) in lines:  # a probe option: point at its own line
+            line = lines[(*loc, inner.group(1))]
         if line is None:
             for n in range(len(loc) - 1, 0, -1):
                 line = lines.get(tuple(loc[:n]))
@@ -357,7 +360,7 @@ def _option_error(err: Any, type_name: str) -> str:
     if err["type"] == "extra_forbidden":
         hint = _suggest(str(err["loc"][-1]))
         extra = f" (did you mean {hint!r}?)" if hint else ""
-        return f"{field}: unknown key for a {type_name} check{extra}"
+        return f"{field}: unknown key for a check of type {type_name}{extra}"
     msg = str(err["msg"]).removeprefix("Value error, ")
     return f"{field}: {msg}"
 

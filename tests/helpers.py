@@ -1,0 +1,45 @@
+"""Small builders shared by tests: configs from YAML text, results, a clock."""
+
+from __future__ import annotations
+
+import textwrap
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from healthwatch.config import Config, parse_config
+from healthwatch.models import AlertEvent, Result, iso
+
+
+def config(yaml_text: str) -> Config:
+    return parse_config(textwrap.dedent(yaml_text))
+
+
+def result(check_id: str = "svc", status: str = "up", at: datetime | None = None,
+           attempts: int = 1, error: str | None = None, tier: str = "quick") -> Result:
+    at = at or datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+    return Result(
+        run_id=f"{tier}-x-0000", tier=tier, check_id=check_id, check_name=check_id, type="http",
+        target="http://127.0.0.1/health", started_at=iso(at), status=status,  # type: ignore[arg-type]
+        latency_ms=12.0, error=error if status == "down" or error else None, attempts=attempts,
+    )
+
+
+@dataclass
+class Clock:
+    """A settable `now` for code that takes one."""
+
+    at: datetime = field(default_factory=lambda: datetime(2026, 11, 26, 12, 0, tzinfo=UTC))
+
+    def __call__(self) -> datetime:
+        return self.at
+
+    def advance(self, seconds: float) -> None:
+        self.at += timedelta(seconds=seconds)
+
+
+class RecordingNotifier:
+    def __init__(self) -> None:
+        self.events: list[AlertEvent] = []
+
+    def send(self, event: AlertEvent) -> None:
+        self.events.append(event)
