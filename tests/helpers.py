@@ -14,13 +14,27 @@ def config(yaml_text: str) -> Config:
     return parse_config(textwrap.dedent(yaml_text))
 
 
-def result(check_id: str = "svc", status: str = "up", at: datetime | None = None,
-           attempts: int = 1, error: str | None = None, tier: str = "quick") -> Result:
+def result(
+    check_id: str = "svc",
+    status: str = "up",
+    at: datetime | None = None,
+    attempts: int = 1,
+    error: str | None = None,
+    tier: str = "quick",
+) -> Result:
     at = at or datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
     return Result(
-        run_id=f"{tier}-x-0000", tier=tier, check_id=check_id, check_name=check_id, type="http",
-        target="http://127.0.0.1/health", started_at=iso(at), status=status,  # type: ignore[arg-type]
-        latency_ms=12.0, error=error if status == "down" or error else None, attempts=attempts,
+        run_id=f"{tier}-x-0000",
+        tier=tier,
+        check_id=check_id,
+        check_name=check_id,
+        type="http",
+        target="http://127.0.0.1/health",
+        started_at=iso(at),
+        status=status,  # type: ignore[arg-type]
+        latency_ms=12.0,
+        error=error if status == "down" or error else None,
+        attempts=attempts,
     )
 
 

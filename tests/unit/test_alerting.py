@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-
 from healthwatch import alerting
 from healthwatch.config import MaintenanceWindow
 from healthwatch.models import AlertState
+
 from tests.helpers import config, result
 
 BASE = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -28,38 +28,65 @@ def _check(failure_threshold=3, success_threshold=1, reminder="6h", retry="10s")
 SCENARIOS = [
     ("hard down alerts in the first run", dict(), [("down", 3, 0)], [["triggered"]]),
     ("a blip alerts nobody", dict(), [("down", 1, 0), ("up", 1, 15)], [[], []]),
-    ("failures carry over between runs", dict(),
-     [("down", 1, 0), ("down", 1, 15), ("down", 1, 30)], [[], [], ["triggered"]]),
-    ("one alert per incident (reminders off)", dict(reminder="0"),
-     [("down", 3, 0), ("down", 1, 15), ("down", 1, 30)], [["triggered"], [], []]),
-    ("recovery resolves", dict(),
-     [("down", 3, 0), ("up", 1, 15)], [["triggered"], ["resolved"]]),
-    ("success threshold needs passing runs in a row", dict(success_threshold=2),
-     [("down", 3, 0), ("up", 1, 15), ("down", 1, 30), ("up", 1, 45), ("up", 1, 60)],
-     [["triggered"], [], [], [], ["resolved"]]),
-    ("degraded never opens an incident", dict(),
-     [("degraded", 1, 0), ("degraded", 1, 15), ("degraded", 1, 30), ("degraded", 1, 45)],
-     [[], [], [], []]),
-    ("degraded counts as recovered", dict(),
-     [("down", 3, 0), ("degraded", 1, 15)], [["triggered"], ["resolved"]]),
-    ("reminders every interval while down", dict(reminder="1h"),
-     [("down", 3, 0), ("down", 1, 30), ("down", 1, 60), ("down", 1, 90), ("down", 1, 120)],
-     [["triggered"], [], ["reminder"], [], ["reminder"]]),
+    (
+        "failures carry over between runs",
+        dict(),
+        [("down", 1, 0), ("down", 1, 15), ("down", 1, 30)],
+        [[], [], ["triggered"]],
+    ),
+    (
+        "one alert per incident (reminders off)",
+        dict(reminder="0"),
+        [("down", 3, 0), ("down", 1, 15), ("down", 1, 30)],
+        [["triggered"], [], []],
+    ),
+    ("recovery resolves", dict(), [("down", 3, 0), ("up", 1, 15)], [["triggered"], ["resolved"]]),
+    (
+        "success threshold needs passing runs in a row",
+        dict(success_threshold=2),
+        [("down", 3, 0), ("up", 1, 15), ("down", 1, 30), ("up", 1, 45), ("up", 1, 60)],
+        [["triggered"], [], [], [], ["resolved"]],
+    ),
+    (
+        "degraded never opens an incident",
+        dict(),
+        [("degraded", 1, 0), ("degraded", 1, 15), ("degraded", 1, 30), ("degraded", 1, 45)],
+        [[], [], [], []],
+    ),
+    (
+        "degraded counts as recovered",
+        dict(),
+        [("down", 3, 0), ("degraded", 1, 15)],
+        [["triggered"], ["resolved"]],
+    ),
+    (
+        "reminders every interval while down",
+        dict(reminder="1h"),
+        [("down", 3, 0), ("down", 1, 30), ("down", 1, 60), ("down", 1, 90), ("down", 1, 120)],
+        [["triggered"], [], ["reminder"], [], ["reminder"]],
+    ),
     ("threshold 1", dict(failure_threshold=1), [("down", 1, 0)], [["triggered"]]),
     ("up stays quiet", dict(), [("up", 1, 0), ("up", 1, 15)], [[], []]),
-    ("a new incident after resolve", dict(),
-     [("down", 3, 0), ("up", 1, 15), ("down", 3, 30)], [["triggered"], ["resolved"], ["triggered"]]),
+    (
+        "a new incident after resolve",
+        dict(),
+        [("down", 3, 0), ("up", 1, 15), ("down", 3, 30)],
+        [["triggered"], ["resolved"], ["triggered"]],
+    ),
 ]
 
 
-@pytest.mark.parametrize(("name", "policy", "steps", "expected"), SCENARIOS, ids=[s[0] for s in SCENARIOS])
+@pytest.mark.parametrize(
+    ("name", "policy", "steps", "expected"), SCENARIOS, ids=[s[0] for s in SCENARIOS]
+)
 def test_scenarios(name, policy, steps, expected):
     check = _check(**policy)
     state = AlertState(check_id="svc")
     for (status, attempts, minutes), want in zip(steps, expected, strict=True):
         at = BASE + timedelta(minutes=minutes)
-        new, events = alerting.apply(state, result(status=status, attempts=attempts, at=at,
-                                                   error="timeout: x"), check, at)
+        new, events = alerting.apply(
+            state, result(status=status, attempts=attempts, at=at, error="timeout: x"), check, at
+        )
         assert [e.event for e in events] == want, f"step at +{minutes}m"
         state = new
 
@@ -67,10 +94,13 @@ def test_scenarios(name, policy, steps, expected):
 def test_event_carries_incident_start_and_last_results():
     check = _check()
     state = AlertState(check_id="svc")
-    state, _ = alerting.apply(state, result(status="down", at=BASE, error="timeout: a"), check, BASE)
+    state, _ = alerting.apply(
+        state, result(status="down", at=BASE, error="timeout: a"), check, BASE
+    )
     later = BASE + timedelta(minutes=15)
-    state, events = alerting.apply(state, result(status="down", attempts=2, at=later,
-                                                 error="timeout: b"), check, later)
+    state, events = alerting.apply(
+        state, result(status="down", attempts=2, at=later, error="timeout: b"), check, later
+    )
     (event,) = events
     assert event.event == "triggered"
     assert event.started_at == "2026-11-26T12:00:00.000Z"  # when failing began, not when alerted
@@ -93,8 +123,14 @@ def test_apply_does_not_mutate_input_state():
 
 @pytest.mark.parametrize(
     ("failures", "open_", "retry", "expected"),
-    [(0, False, "10s", 3), (1, False, "10s", 2), (2, False, "10s", 1), (5, False, "10s", 1),
-     (0, True, "10s", 1), (0, False, "0", 1)],
+    [
+        (0, False, "10s", 3),
+        (1, False, "10s", 2),
+        (2, False, "10s", 1),
+        (5, False, "10s", 1),
+        (0, True, "10s", 1),
+        (0, False, "0", 1),
+    ],
 )
 def test_attempts_allowed(failures, open_, retry, expected):
     state = AlertState(check_id="svc", consecutive_failures=failures, incident_open=open_)
@@ -110,19 +146,38 @@ def _window(**kw):
     [
         (dict(start="2026-11-26T11:00:00Z", end="2026-11-26T13:00:00Z"), BASE, True),
         (dict(start="2026-11-26T12:00:01Z", end="2026-11-26T13:00:00Z"), BASE, False),
-        (dict(start="2026-11-26T10:00:00Z", end="2026-11-26T12:00:00Z"), BASE, False),  # end exclusive
+        (
+            dict(start="2026-11-26T10:00:00Z", end="2026-11-26T12:00:00Z"),
+            BASE,
+            False,
+        ),  # end exclusive
         # 2026-11-26 is a Thursday. 13:30 in Berlin (UTC+1 in November) is 12:30 UTC.
-        (dict(every=["thu"], at="13:00", duration="1h", timezone="Europe/Berlin"),
-         BASE + timedelta(minutes=30), True),
-        (dict(every=["thu"], at="13:00", duration="1h", timezone="Europe/Berlin"),
-         BASE + timedelta(minutes=-30), False),
-        (dict(every=["fri"], at="13:00", duration="1h", timezone="Europe/Berlin"),
-         BASE + timedelta(minutes=30), False),
+        (
+            dict(every=["thu"], at="13:00", duration="1h", timezone="Europe/Berlin"),
+            BASE + timedelta(minutes=30),
+            True,
+        ),
+        (
+            dict(every=["thu"], at="13:00", duration="1h", timezone="Europe/Berlin"),
+            BASE + timedelta(minutes=-30),
+            False,
+        ),
+        (
+            dict(every=["fri"], at="13:00", duration="1h", timezone="Europe/Berlin"),
+            BASE + timedelta(minutes=30),
+            False,
+        ),
         # A window that starts Wednesday 23:00 and lasts 3 hours still covers Thursday 01:00.
-        (dict(every=["wed"], at="23:00", duration="3h", timezone="UTC"),
-         datetime(2026, 11, 26, 1, 0, tzinfo=UTC), True),
-        (dict(every=["day"], at="02:00", duration="30m", timezone="America/New_York"),
-         datetime(2026, 11, 26, 7, 15, tzinfo=UTC), True),  # 02:15 in New York (UTC-5)
+        (
+            dict(every=["wed"], at="23:00", duration="3h", timezone="UTC"),
+            datetime(2026, 11, 26, 1, 0, tzinfo=UTC),
+            True,
+        ),
+        (
+            dict(every=["day"], at="02:00", duration="30m", timezone="America/New_York"),
+            datetime(2026, 11, 26, 7, 15, tzinfo=UTC),
+            True,
+        ),  # 02:15 in New York (UTC-5)
     ],
 )
 def test_maintenance_windows(window, now, inside):

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-
 import pytest
-
 from healthwatch.cli import main
 from healthwatch.config import ConfigError, load_config, parse_config
 
@@ -52,32 +50,68 @@ def _mutate(old: str, new: str) -> str:
 
 
 CASES = [
-    ("typo'd key", _mutate("    name: Agent\n", "    name: Agent\n    failure_treshold: 3\n"),
-     ["line 10", "checks[0]", "'agent-service'", "failure_treshold", "did you mean 'failure_threshold'"]),
-    ("duplicate id", _mutate("  - id: other", "  - id: agent-service"),
-     ["duplicate check id 'agent-service'"]),
-    ("invalid condition", _mutate('"[STATUS] == 200"', '"[STATUS]==200"'),
-     ["line 12", "checks[0].conditions", "[STATUS]==200"]),
-    ("unknown tier", _mutate("    tier: slow", "    tier: hourly"),
-     ["checks[1].tier", "unknown tier 'hourly'", "quick, slow"]),
-    ("bad duration", _mutate("timeout: 2s", "timeout: 2 parsecs"),
-     ["line 3", "defaults.timeout", "invalid duration"]),
-    ("unknown type", _mutate("    type: http", "    type: gopher"),
-     ["checks[1]", "unknown check type 'gopher'", "http"]),
-    ("bad url", _mutate("url: http://127.0.0.1:8080/x", "url: ftp://x"),
-     ["checks[1]", "url", "http:// or https://"]),
+    (
+        "typo'd key",
+        _mutate("    name: Agent\n", "    name: Agent\n    failure_treshold: 3\n"),
+        [
+            "line 10",
+            "checks[0]",
+            "'agent-service'",
+            "failure_treshold",
+            "did you mean 'failure_threshold'",
+        ],
+    ),
+    (
+        "duplicate id",
+        _mutate("  - id: other", "  - id: agent-service"),
+        ["duplicate check id 'agent-service'"],
+    ),
+    (
+        "invalid condition",
+        _mutate('"[STATUS] == 200"', '"[STATUS]==200"'),
+        ["line 12", "checks[0].conditions", "[STATUS]==200"],
+    ),
+    (
+        "unknown tier",
+        _mutate("    tier: slow", "    tier: hourly"),
+        ["checks[1].tier", "unknown tier 'hourly'", "quick, slow"],
+    ),
+    (
+        "bad duration",
+        _mutate("timeout: 2s", "timeout: 2 parsecs"),
+        ["line 3", "defaults.timeout", "invalid duration"],
+    ),
+    (
+        "unknown type",
+        _mutate("    type: http", "    type: gopher"),
+        ["checks[1]", "unknown check type 'gopher'", "http"],
+    ),
+    (
+        "bad url",
+        _mutate("url: http://127.0.0.1:8080/x", "url: ftp://x"),
+        ["checks[1]", "url", "http:// or https://"],
+    ),
     ("bad id", _mutate("  - id: other", "  - id: Other_Check"), ["checks[1].id", "pattern"]),
     ("missing tiers", GOOD.replace("tiers:", "tears:"), ["tiers", "Field required"]),
-    ("threshold below 1", _mutate("failure_threshold: 1", "failure_threshold: 0"),
-     ["checks[1].failure_threshold", "greater than or equal to 1"]),
+    (
+        "threshold below 1",
+        _mutate("failure_threshold: 1", "failure_threshold: 0"),
+        ["checks[1].failure_threshold", "greater than or equal to 1"],
+    ),
     ("unknown top-level key", GOOD + "alerting: {}\n", ["alerting", "unknown key"]),
     ("bad schedule", _mutate("rate(6 hours)", "every 6 hours"), ["tiers.slow.schedule", "rate("]),
-    ("maintenance on unknown check",
-     GOOD + "maintenance:\n  - {checks: [nope], start: 2026-01-01T00:00:00Z, end: 2026-01-02T00:00:00Z}\n",
-     ["maintenance[0].checks", "unknown check 'nope'"]),
-    ("maintenance bad zone",
-     GOOD + "maintenance:\n  - {every: [mon], at: '02:00', duration: 1h, timezone: Mars/Olympus}\n",
-     ["maintenance[0]", "unknown time zone"]),
+    (
+        "maintenance on unknown check",
+        GOOD
+        + "maintenance:\n  - {checks: [nope], start: 2026-01-01T00:00:00Z, end: 2026-01-02T00:00:00Z}\n",
+        ["maintenance[0].checks", "unknown check 'nope'"],
+    ),
+    (
+        "maintenance bad zone",
+        GOOD
+        + "maintenance:\n  - {every: [mon], at: '02:00', duration: 1h, timezone: Mars/Olympus}\n",
+        ["maintenance[0]", "unknown time zone"],
+    ),
     ("not yaml", "checks: [\n", ["not valid YAML"]),
 ]
 
@@ -118,5 +152,3 @@ def test_shipped_config_covers_hotdash_services():
     text = " ".join(mcp.conditions)
     assert "errorRate" in text and "len([BODY].tools)" in text and "[RESPONSE_TIME]" in text
     assert set(cfg.tiers) == {"quick", "integrations", "comprehensive"}
-
-

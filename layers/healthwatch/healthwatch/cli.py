@@ -271,5 +271,7 @@ def cmd_status_page(args: argparse.Namespace) -> int:
 __all__ = ["format_duration", "main"]
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+if __name__ == "__main__":  # run as the package's module, so its exceptions are the same classes
+    from healthwatch.cli import main as _main
+
+    sys.exit(_main())
