@@ -58,3 +58,26 @@ def history_main(args: argparse.Namespace, config: Config, backend: str, data_di
         at = r["started_at"][:19].replace("T", " ")
         print(f"  {at:<20} {label} {latency:>9}  {r.get('attempts', 1):>5}  {r.get('error') or ''}")
     return 0
+
+
+def report_main(args: argparse.Namespace, config: Config, backend: str, data_dir: str) -> int:
+    """`healthwatch report`: figures per check and tier beside their SLO targets."""
+    from healthwatch.cli import UsageError, _colour
+    from healthwatch.report import build_report, render_text, with_progress
+
+    check = getattr(args, "check", None)
+    if check:
+        try:
+            config.check(check)
+        except KeyError as exc:
+            raise UsageError(str(exc.args[0])) from None
+    start, end = window(args.since)
+    store = history_store(backend, data_dir)
+    source = store.query(check, start, end) if check else store.query_all(start, end)
+    report = build_report(with_progress(source), config, start, end, only_check=check)
+    if args.json:
+        json.dump(report.to_dict(), sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return 0
+    sys.stdout.write(render_text(report, _colour(args, sys.stdout), window=args.since))
+    return 0
