@@ -22,7 +22,7 @@ run: $(STAMP)
 
 ## bundled demo services on 127.0.0.1: an incident triggered and resolved, chat posts printed
 demo: $(STAMP)
-	$(BIN)/python -m healthwatch.demo
+	$(BIN)/python demo/demo.py
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile $(ARGS)

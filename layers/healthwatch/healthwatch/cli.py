@@ -214,18 +214,10 @@ def _print_run(run: TierRun, config: Config, colour: bool, out: TextIO = sys.std
         label = _paint(f"{_SYMBOLS[status]:<9}", status, colour)
         print(f"  {label} {cid:<{width}}  {typ:<10} {latency:>9}  {detail[:100]}", file=out)
     c = run.counts()
-    slowest = run.summary()["slowest"]
-    slow = f" · slowest {slowest['check_id']} {slowest['latency_ms']:.0f} ms" if slowest else ""
-    alerts = (
-        f" · {len(run.alerts)} alert(s): "
-        + ", ".join(f"{a.event} {a.check_id}" for a in run.alerts)
-        if run.alerts
-        else ""
-    )
-    print(
-        f"  {run.tier}: {c['up']} up, {c['degraded']} degraded, {c['down']} down{slow}{alerts}",
-        file=out,
-    )
+    alerts = ""
+    if run.alerts:
+        alerts = " · alerts: " + ", ".join(f"{a.event} {a.check_id}" for a in run.alerts)
+    print(f"  {run.tier}: {c['up']} up, {c['degraded']} degraded, {c['down']} down{alerts}", file=out)
     print(f"  {overall_line(run)}", file=out)
 
 
