@@ -1,0 +1,224 @@
+"""How an alert reads to a person: the email subject and body, and the wording chat shares."""
+
+from __future__ import annotations
+
+import unicodedata
+from datetime import datetime
+from typing import Any
+
+from healthwatch.durations import format_duration
+from healthwatch.models import AlertEvent, parse_iso
+
+SUBJECT_LIMIT = 99  # SNS: "less than 100 characters"
+RECENT_SHOWN = 5
+
+
+def tag(event: AlertEvent) -> str:
+    """`DOWN`, `DEGRADED`, `RESOLVED`, `REMINDER` or `SLO BURN`: the word a subject starts with."""
+    if event.event == "triggered":
+        return event.status.upper() if event.status != "up" else "ALERT"
+    return {"resolved": "RESOLVED", "reminder": "REMINDER", "slo_burn": "SLO BURN"}.get(
+        event.event, str(event.event).upper()
+    )
+
+
+def headline(event: AlertEvent) -> str:
+    """One sentence: what happened to which check."""
+    name = event.check_name or event.check_id
+    kind = event.event
+    if kind == "resolved":
+        took = elapsed(event)
+        return f"{name} is back up" + (f" after {took} {event_problem(event)}" if took else "")
+    if kind == "reminder":
+        took = elapsed(event)
+        return f"{name} is still {event.status.upper()}" + (f", for {took} now" if took else "")
+    if kind == "slo_burn":
+        return f"{name} is burning its error budget"
+    return f"{name} is {event.status.upper()}"
+
+
+def event_problem(event: AlertEvent) -> str:
+    """`down` or `degraded`: what the incident was, for a resolved event whose status is `up`."""
+    for item in event.recent:
+        if item.get("status") in ("down", "degraded"):
+            return str(item["status"])
+    return "down"
+
+
+def when(text: str | None) -> str:
+    """`2026-11-26 20:45 UTC` from a record timestamp (the text itself if it does not parse)."""
+    ts = _parse(text)
+    if ts is None:
+        return text or "unknown"
+    return ts.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def elapsed(event: AlertEvent) -> str | None:
+    """How long the incident has lasted at `event.at` (`1h 5m`), or None if unknown."""
+    start, now = _parse(event.started_at), _parse(event.at)
+    if start is None or now is None or now < start:
+        return None
+    return format_duration((now - start).total_seconds())
+
+
+def latency_text(value: Any) -> str | None:
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        return f"{float(value):.0f} ms"
+    except (TypeError, ValueError):
+        return None
+
+
+def failed_conditions(event: AlertEvent) -> list[str]:
+    """The resolved text of each failed condition, e.g. `[STATUS] (500) == 200`."""
+    out = []
+    for cond in event.result.get("conditions") or []:
+        if isinstance(cond, dict) and not cond.get("success", True):
+            out.append(str(cond.get("detail") or cond.get("condition") or "?"))
+    return out
+
+
+def recent_results(event: AlertEvent, limit: int = RECENT_SHOWN) -> list[str]:
+    """The last few results, newest first, one short line each."""
+    items = [r for r in event.recent if isinstance(r, dict)]
+    items.sort(key=lambda r: str(r.get("at") or ""), reverse=True)
+    lines = []
+    for item in items[:limit]:
+        ts = _parse(item.get("at"))
+        stamp = ts.strftime("%m-%d %H:%M") if ts else str(item.get("at") or "?")
+        parts = [stamp, str(item.get("status") or "?")]
+        latency = latency_text(item.get("latency_ms"))
+        if latency:
+            parts.append(latency)
+        if item.get("error"):
+            parts.append(one_line(str(item["error"]), 80))
+        lines.append("  ".join(parts))
+    return lines
+
+
+def actions(event: AlertEvent) -> list[str]:
+    """What a person can do next, most useful first."""
+    history = f"healthwatch history --check {event.check_id} --since 24h"
+    if event.event == "resolved":
+        return [f"Nothing to do. The incident's results: {history}"]
+    steps = []
+    if event.event == "slo_burn":
+        steps.append("See the SLO report: healthwatch report --since 30d")
+    if event.target.startswith(("http://", "https://")):
+        steps.append(f"Open the target: {event.target}")
+    elif event.target:
+        steps.append(f"Check the target: {event.target}")
+    steps.append(f"See its history: {history}")
+    steps.append(f"Re-run the tier: healthwatch run --tier {event.tier}")
+    return steps
+
+
+def detail_lines(details: dict[str, Any], limit: int = 10) -> list[str]:
+    """`key: value` for the scalar entries of `event.details` (the SLO burn figures, say)."""
+    lines = []
+    for key, value in list(details.items())[:limit]:
+        if isinstance(value, dict | list):
+            continue
+        lines.append(f"{key.replace('_', ' ')}: {one_line(str(value), 120)}")
+    return lines
+
+
+def one_line(text: str, limit: int) -> str:
+    """`text` on one line, at most `limit` characters (an ellipsis marks a cut)."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: max(limit - 1, 0)] + "…"
+
+
+def subject(event: AlertEvent) -> str:
+    """`[DOWN] Agent SDK Service (quick)`: plain ASCII, one line, under 100 characters.
+
+    SNS rejects subjects with line breaks or control characters and replaces non-ASCII
+    ones, so accents are folded (`é` -> `e`) and anything else becomes `?`; the body has
+    the name as written.
+    """
+    prefix = f"[{tag(event)}] "
+    suffix = f" ({_ascii(event.tier)})" if event.tier else ""
+    name = _ascii(event.check_name or event.check_id) or event.check_id
+    room = SUBJECT_LIMIT - len(prefix) - len(suffix)
+    if room < 8:  # an absurd tier name: drop it rather than the check's name
+        suffix, room = "", SUBJECT_LIMIT - len(prefix)
+    if len(name) > room:
+        name = name[: room - 3].rstrip() + "..."
+    return (prefix + name + suffix)[:SUBJECT_LIMIT]
+
+
+def body(event: AlertEvent) -> str:
+    """The plain-text message: short lines, the important part first, read on a phone."""
+    result = event.result or {}
+    lines = [headline(event) + ".", ""]
+    error = event.error or result.get("error")
+    if event.event != "resolved" and error:
+        lines += ["What failed:", f"  {one_line(str(error), 500)}"]
+    failed = failed_conditions(event)
+    if event.event != "resolved" and failed:
+        lines.append("Failed conditions:")
+        lines += [f"  - {one_line(c, 200)}" for c in failed[:10]]
+    if len(lines) > 2:
+        lines.append("")
+
+    lines.append(f"Check:    {event.check_name} ({event.check_id})")
+    lines.append(f"Tier:     {event.tier}")
+    if event.target:
+        lines.append(f"Target:   {event.target}")
+    took = elapsed(event)
+    since = when(event.started_at)
+    if event.event == "resolved":
+        lines.append(f"Down:     {since} to {when(event.at)}" + (f" ({took})" if took else ""))
+    elif event.event != "slo_burn":
+        lines.append(f"Since:    {since}" + (f" ({took} before this alert)" if took else ""))
+    lines.append(f"State:    {event.status}")
+    latency = latency_text(result.get("latency_ms"))
+    if latency:
+        lines.append(f"Latency:  {latency}")
+    if result.get("http_status") is not None:
+        lines.append(f"HTTP:     {result['http_status']}")
+    if result.get("attempts") not in (None, 1):
+        lines.append(f"Attempts: {result['attempts']} in the last run")
+    lines.append(f"Severity: {event.severity}")
+
+    extra = detail_lines(event.details)
+    if extra:
+        lines += ["", "Details:"] + [f"  {line}" for line in extra]
+
+    recent = recent_results(event)
+    if recent:
+        lines += ["", "Last results (newest first):"] + [f"  {line}" for line in recent]
+
+    lines += ["", "What to do:"]
+    lines += [f"  {i}. {step}" for i, step in enumerate(actions(event), 1)]
+
+    footer = f"healthwatch · {str(event.event).replace('_', ' ')} at {when(event.at)}"
+    if event.run_id:
+        footer += f" · run {event.run_id}"
+    lines += ["", "-- ", footer]
+    return "\n".join(lines) + "\n"
+
+
+def _ascii(text: str) -> str:
+    folded = unicodedata.normalize("NFKD", text)
+    out = []
+    for ch in folded:
+        if unicodedata.combining(ch):
+            continue
+        if ch.isspace() or unicodedata.category(ch).startswith("C"):
+            out.append(" ")
+        elif ord(ch) < 128:
+            out.append(ch)
+        else:
+            out.append("?")
+    return " ".join("".join(out).split())
+
+
+def _parse(text: Any) -> datetime | None:
+    if not text or not isinstance(text, str):
+        return None
+    try:
+        return parse_iso(text)
+    except ValueError:
+        return None

@@ -1,0 +1,179 @@
+"""Slack incoming webhook: one Block Kit message per alert event, coloured by what happened."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import requests
+
+from healthwatch.models import AlertEvent, parse_iso
+from healthwatch.notify import email
+from healthwatch.notify.webhook import post_json
+
+# Block Kit limits (https://api.slack.com/reference/block-kit/blocks).
+HEADER_LIMIT = 150
+SECTION_LIMIT = 3000
+FIELD_LIMIT = 2000
+FIELDS_PER_SECTION = 10
+FALLBACK_LIMIT = 3000
+
+STYLE: dict[str, tuple[str, str]] = {  # event -> (emoji, attachment colour)
+    "triggered": ("🔴", "#d92d20"),
+    "resolved": ("✅", "#2e9e44"),
+    "reminder": ("🟠", "#f79009"),
+    "slo_burn": ("🟣", "#7a5af8"),
+}
+
+
+class SlackProvider:
+    """Posts to one Slack incoming webhook.
+
+    `channel` and `username` only take effect on legacy (custom-integration) webhooks;
+    a Slack app's webhook always posts to the channel it was created for, as itself.
+    """
+
+    name = "slack"
+
+    def __init__(
+        self, webhook_url: str, channel: str | None = None, username: str | None = None
+    ) -> None:
+        self._url = webhook_url
+        self.channel = channel
+        self.username = username
+
+    def __repr__(self) -> str:  # never show the URL: it is the credential
+        return f"SlackProvider(channel={self.channel!r}, username={self.username!r})"
+
+    def payload(self, event: AlertEvent) -> dict[str, Any]:
+        """`text` (the push notification), a header and summary, details beside a colour bar."""
+        emoji, colour = STYLE.get(event.event, ("🔔", "#667085"))
+        title = f"{emoji} {email.tag(event)}: {event.check_name or event.check_id} ({event.tier})"
+        summary = _summary(event)
+        top: list[dict[str, Any]] = [
+            {
+                "type": "header",
+                "text": {"type": "plain_text", "text": _cut(title, HEADER_LIMIT), "emoji": True},
+            },
+            {"type": "section", "text": {"type": "mrkdwn", "text": _cut(summary, SECTION_LIMIT)}},
+        ]
+        message: dict[str, Any] = {
+            "text": _cut(f"{emoji} {email.headline(event)} ({event.tier})", FALLBACK_LIMIT),
+            "blocks": top,
+            "attachments": [{"color": colour, "blocks": _detail_blocks(event)}],
+        }
+        if self.channel:
+            message["channel"] = self.channel
+        if self.username:
+            message["username"] = self.username
+        return message
+
+    def send(
+        self,
+        event: AlertEvent,
+        session: requests.Session,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        post_json(session, self._url, self.payload(event), provider=self.name, sleep=sleep)
+
+
+def _summary(event: AlertEvent) -> str:
+    lines = [f"*{escape(email.headline(event))}*"]
+    error = event.error or event.result.get("error")
+    if event.event != "resolved" and error:
+        lines.append(f"```{_code(email.one_line(str(error), 1500))}```")
+    failed = email.failed_conditions(event)
+    if event.event != "resolved" and failed:
+        lines.append("Failed: " + ", ".join(f"`{_code(c)}`" for c in failed[:5]))
+    extra = email.detail_lines(event.details)
+    if extra:
+        lines.append(escape("\n".join(extra)))
+    return "\n".join(lines)
+
+
+def _detail_blocks(event: AlertEvent) -> list[dict[str, Any]]:
+    result = event.result or {}
+    fields = [
+        ("Check", f"`{_code(event.check_id)}`"),
+        ("State", escape(event.status)),
+        ("Tier", escape(event.tier)),
+        ("Since" if event.event != "resolved" else "Down since", _since(event)),
+    ]
+    took = email.elapsed(event)
+    if took:
+        fields.append(("Duration", took))
+    latency = email.latency_text(result.get("latency_ms"))
+    if latency:
+        fields.append(("Latency", latency))
+    if result.get("attempts") is not None:
+        fields.append(("Attempts", str(result["attempts"])))
+    if result.get("http_status") is not None:
+        fields.append(("HTTP", str(result["http_status"])))
+    fields.append(("Severity", escape(event.severity)))
+    blocks: list[dict[str, Any]] = [
+        {
+            "type": "section",
+            "fields": [
+                {"type": "mrkdwn", "text": _cut(f"*{name}*\n{value}", FIELD_LIMIT)}
+                for name, value in fields[:FIELDS_PER_SECTION]
+            ],
+        }
+    ]
+    if event.target:
+        blocks.append(
+            {
+                "type": "section",
+                "text": {
+                    "type": "mrkdwn",
+                    "text": _cut(f"*Target*\n{_link(event.target)}", SECTION_LIMIT),
+                },
+            }
+        )
+    recent = email.recent_results(event)
+    if recent:
+        text = "*Last results*\n```" + _code("\n".join(recent)) + "```"
+        blocks.append(
+            {"type": "section", "text": {"type": "mrkdwn", "text": _cut(text, SECTION_LIMIT)}}
+        )
+    context = f"`healthwatch history --check {_code(event.check_id)}`"
+    if event.run_id:
+        context += f" · run `{_code(event.run_id)}`"
+    blocks.append(
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": _cut(context, 3000)}]}
+    )
+    return blocks
+
+
+def escape(text: str) -> str:
+    """Slack mrkdwn control characters; `<`, `>` and `&` would otherwise start links or mentions."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _code(text: str) -> str:
+    # A backtick would close the code span and let the rest be read as markup.
+    return escape(text.replace("`", "'"))
+
+
+def _link(url: str) -> str:
+    if url.startswith(("http://", "https://")) and not any(c in url for c in "<>| \n"):
+        return f"<{url}>"
+    return escape(url)
+
+
+def _since(event: AlertEvent) -> str:
+    """Slack's date token: each reader sees the time in their own zone; UTC as the fallback."""
+    try:
+        ts = int(parse_iso(event.started_at).timestamp())
+    except (ValueError, TypeError):
+        return escape(event.started_at or "unknown")
+    return f"<!date^{ts}^{{date_short_pretty}} {{time}}|{email.when(event.started_at)}>"
+
+
+def _cut(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1] + "…"
+    if cut.count("```") % 2:  # keep a code block closed
+        cut = text[: limit - 4] + "…```"
+    return cut
