@@ -54,10 +54,14 @@ class Backend:
 
 def new_session(workers: int = MAX_WORKERS) -> requests.Session:
     """One session per container: its connection pool matches the worker count."""
+    from http.cookiejar import DefaultCookiePolicy
+
     import requests
     from requests.adapters import HTTPAdapter
 
     session = requests.Session()
+    # No cookies: a check must not see what another check (or an earlier run) was given.
+    session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
     adapter = HTTPAdapter(pool_connections=workers, pool_maxsize=workers, max_retries=0)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
@@ -188,7 +192,13 @@ def _probe_all(
             break
         finished, pending = wait(pending, timeout=left, return_when=FIRST_COMPLETED)
         for fut in finished:
-            done[futures[fut].id] = fut.result()
+            check = futures[fut]
+            try:
+                done[check.id] = fut.result()
+            except Exception as exc:  # a bug past the probe's own guard: this check only
+                log.error("check raised", extra={"check_id": check.id, "error": type(exc).__name__})
+                obs = Observation(error=f"probe_error: {type(exc).__name__}")
+                done[check.id] = _result(check, run_id, tier, iso(now()), obs, attempts=1)
     stop.set()
     pool.shutdown(wait=False, cancel_futures=True)
     out = []
@@ -235,7 +245,8 @@ def run_check(
         ctx = ProbeContext(
             session=session,
             secrets=secrets,
-            timeout=max(0.05, min(check.setting("timeout"), left)),
+            # timeout 0 disables the check's own limit: the tier deadline still holds
+            timeout=max(0.05, min(check.setting("timeout") or left, left)),
             now=now,
             memory=memory,
             consecutive_failures=state.consecutive_failures,
