@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import errno
 import json
+import socket
 import time
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urljoin, urlsplit
 
 import requests
+import urllib3
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from healthwatch.probes import Observation, ProbeContext, ProbeError
+from healthwatch.secrets import has_reference
 
 if TYPE_CHECKING:
     from healthwatch.config import Check
@@ -70,14 +73,18 @@ def probe(check: Check, ctx: ProbeContext) -> Observation:
     obs = Observation(default_conditions=DEFAULT_CONDITIONS)
     method = opts.method
     start = time.perf_counter()
+    deadline = start + ctx.timeout  # one budget for every hop, connect, headers and body
     try:
         for hop in range(opts.max_redirects + 1):
+            left = deadline - time.perf_counter()
+            if left <= 0:
+                raise ProbeError("timeout", f"no complete answer within {ctx.timeout:g}s")
             resp = ctx.session.request(
                 method,
                 url,
                 headers=headers,
                 data=data,
-                timeout=(ctx.timeout, ctx.timeout),
+                timeout=(left, left),
                 allow_redirects=False,
                 verify=verify,
                 stream=True,
@@ -88,13 +95,17 @@ def probe(check: Check, ctx: ProbeContext) -> Observation:
                     raise ProbeError(
                         "too_many_redirects", f"more than {opts.max_redirects} redirects"
                     )
-                url = urljoin(url, resp.headers["Location"])
-                if resp.status_code in (301, 302, 303) and method != "HEAD":
+                next_url = urljoin(url, resp.headers["Location"])
+                if not _same_origin(url, next_url):
+                    headers = _without_credentials(headers, opts.headers)
+                url = next_url
+                if resp.status_code in (301, 302, 303) and method not in ("GET", "HEAD"):
                     method, data = "GET", None
+                    headers.pop("Content-Type", None)
                 continue
             break
         obs.ip = _peer_ip(resp)
-        body = _read_capped(resp, opts.max_body_bytes, start, ctx.timeout)
+        body = _read_capped(resp, opts.max_body_bytes, deadline, ctx.timeout)
     except ProbeError:
         obs.latency_ms = _ms(start)
         raise
@@ -136,30 +147,79 @@ def _certificate(obs: Observation, url: str, opts: Options, ctx: ProbeContext) -
     }
 
 
-def _read_capped(resp: requests.Response, cap: int, start: float, timeout: float) -> bytes:
+def _read_capped(resp: requests.Response, cap: int, deadline: float, timeout: float) -> bytes:
+    """At most `cap` bytes of the body, finished by `deadline`.
+
+    One socket read at a time, each allowed only what is left of the budget: a body
+    trickled a byte at a time cannot hold the probe past its timeout.
+    """
+    sock = _socket(resp)
     chunks: list[bytes] = []
     size = 0
     try:
-        for chunk in resp.iter_content(chunk_size=65536):
+        while True:
+            left = deadline - time.perf_counter()
+            if left <= 0:
+                raise ProbeError("timeout", f"no complete answer within {timeout:g}s (body)")
+            if sock is not None:
+                sock.settimeout(left)
+            chunk = resp.raw.read1(min(65536, cap + 1 - size), decode_content=True)
+            if not chunk:
+                break
             chunks.append(chunk)
             size += len(chunk)
             if size > cap:
                 raise ProbeError(
                     "body_too_large", f"response body over {cap} bytes; read the first {cap}"
                 )
-            if time.perf_counter() - start > timeout:
-                raise ProbeError("timeout", f"no complete answer within {timeout:g}s")
+    except (urllib3.exceptions.ReadTimeoutError, TimeoutError):
+        raise ProbeError("timeout", f"no complete answer within {timeout:g}s (body)") from None
+    except urllib3.exceptions.DecodeError:
+        raise ProbeError("decode_error", "body does not match its Content-Encoding") from None
+    except (urllib3.exceptions.HTTPError, OSError):
+        raise ProbeError("connection_reset", "connection closed before a complete answer") from None
     finally:
         resp.close()
     return b"".join(chunks)
 
 
+def _socket(resp: requests.Response) -> socket.socket | None:
+    # urllib3 2: the live connection while streaming (None once released)
+    sock = getattr(getattr(resp.raw, "_connection", None), "sock", None)
+    return sock if isinstance(sock, socket.socket) else None
+
+
 def _peer_ip(resp: requests.Response) -> str | None:
+    sock = _socket(resp)
     try:
-        sock = resp.raw._connection.sock  # urllib3 2: the live connection while streaming
-        return str(sock.getpeername()[0])
-    except (AttributeError, OSError, TypeError):
+        return None if sock is None else str(sock.getpeername()[0])
+    except OSError:
         return None
+
+
+# Sent only to the origin they were configured for (requests strips Authorization alike).
+_CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
+
+
+def _same_origin(old: str, new: str) -> bool:
+    a, b = urlsplit(old), urlsplit(new)
+    if a.hostname != b.hostname:
+        return False
+    default = {"http": 80, "https": 443}
+    a_port, b_port = a.port or default.get(a.scheme), b.port or default.get(b.scheme)
+    if (a.scheme, a_port) == (b.scheme, b_port):
+        return True
+    return (a.scheme, a_port, b.scheme, b_port) == ("http", 80, "https", 443)
+
+
+def _without_credentials(headers: dict[str, str], configured: dict[str, str]) -> dict[str, str]:
+    """`headers` minus credentials: the usual ones and any whose value is a secret reference."""
+    secret = {k.lower() for k, v in configured.items() if has_reference(v)}
+    return {
+        k: v
+        for k, v in headers.items()
+        if k.lower() not in _CREDENTIAL_HEADERS and k.lower() not in secret
+    }
 
 
 def classify(exc: requests.exceptions.RequestException, timeout: float) -> tuple[str, str]:

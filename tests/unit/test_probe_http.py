@@ -1,0 +1,488 @@
+"""The `http` probe through the engine's `run_check`, against real loopback servers."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+import yaml
+from healthwatch.config import Check, parse_config
+from healthwatch.engine import Backend, new_session, run_check, run_tier
+from healthwatch.models import AlertState, Result, utcnow
+from healthwatch.secrets import Secrets
+from healthwatch.storage.local import LocalStore
+
+from tests.fakes import raw
+from tests.fakes.server import FakeServer, Request, Response
+
+MiB = 1024 * 1024
+TOKEN = "hw-test-token-5f1d2c9e8a"
+
+
+@dataclass
+class Servers:
+    fake: FakeServer
+    other: FakeServer  # a second origin (another port) for cross-origin redirects
+    silent: raw.RawServer
+    trickling: raw.RawServer
+    hangs_up: raw.RawServer
+    refused_port: int
+
+
+def _echo(req: Request) -> Response:
+    return Response(200, {"method": req.method, "headers": req.headers, "body": req.body.decode()})
+
+
+@pytest.fixture(scope="module")
+def servers() -> Iterator[Servers]:
+    fake, other = FakeServer(), FakeServer()
+    fake.route("GET", "/ok", Response(200, {"status": "ok", "items": [1, 2]}))
+    fake.route("GET", "/missing", Response(404, {"error": "not found"}))
+    fake.route("GET", "/boom", Response(500, "internal error"))
+    fake.route("GET", "/slow", Response(200, "late", delay=0.2))
+    fake.route("GET", "/html", Response(200, "<html>not json</html>"))
+    fake.route("GET", "/big", Response(200, b"x" * (MiB + 1)))
+    fake.route("GET", "/exactly-1mib", Response(200, b"x" * MiB))
+    fake.route("GET", "/loop", Response(302, "", {"Location": "/loop"}))
+    fake.route("GET", "/moved", Response(301, "", {"Location": "/ok"}))
+    fake.route("POST", "/form", Response(303, "", {"Location": "/after-post"}))
+    fake.route("GET", "/after-post", _echo)
+    fake.route("POST", "/temporary", Response(307, "", {"Location": "/echo"}))
+    fake.route("GET", "/set-cookie", Response(200, "", {"Set-Cookie": "sid=abc123; Path=/"}))
+    for method in ("GET", "POST", "PUT", "DELETE", "PATCH"):
+        fake.route(method, "/echo", _echo)
+    fake.route("HEAD", "/echo", Response(200))
+    fake.route("GET", "/whoami", lambda req: Response(200, req.header("Authorization") or ""))
+    for n in range(1, 4):  # /hops/3 -> /hops/2 -> /hops/1 -> /ok
+        fake.route("GET", f"/hops/{n}", Response(302, "", {"Location": f"/hops/{n - 1}"}))
+    fake.route("GET", "/hops/0", Response(302, "", {"Location": "/ok"}))
+    other.route("GET", "/landing", _echo)
+    with (
+        fake,
+        other,
+        raw.RawServer(raw.never_answer) as silent,
+        raw.RawServer(raw.trickle(b".", every=0.1, count=100)) as trickling,
+        raw.RawServer(raw.close_immediately) as hangs_up,
+    ):
+        fake.route("GET", "/elsewhere", Response(302, "", {"Location": f"{other.url}/landing"}))
+        yield Servers(fake, other, silent, trickling, hangs_up, raw.closed_port())
+
+
+@pytest.fixture(autouse=True)
+def _clear(servers: Servers) -> None:
+    servers.fake.requests.clear()
+    servers.other.requests.clear()
+
+
+def make_check(check: dict[str, Any], **defaults: Any) -> Check:
+    """A parsed `http` check; one attempt per run unless the test asks for retries."""
+    document = {
+        "defaults": {"retry_interval": 0, "timeout": "2s", **defaults},
+        "tiers": {"quick": {"schedule": "rate(15 minutes)"}},
+        "checks": [{"id": "target", "tier": "quick", "type": "http", **check}],
+    }
+    return parse_config(yaml.safe_dump(document)).checks[0]
+
+
+def probe(check: Check, environ: dict[str, str] | None = None) -> Result:
+    session = new_session(4)
+    try:
+        return run_check(
+            check,
+            AlertState(check.id),
+            "quick-test-0000",
+            "quick",
+            time.monotonic() + 30,
+            threading.Event(),
+            lambda _: None,
+            session=session,
+            secrets=Secrets.local(environ or {}),
+            now=utcnow,
+        )
+    finally:
+        session.close()
+
+
+@dataclass
+class Case:
+    name: str
+    url: Callable[[Servers], str]
+    options: dict[str, Any] = field(default_factory=dict)
+    status: str = "up"
+    error: str | None = None  # the error class the result must start with
+    http_status: int | None = None
+    max_seconds: float = 2.0  # how long the probe may take at most
+
+
+CASES = [
+    Case("200 with the default condition", lambda s: f"{s.fake.url}/ok", http_status=200),
+    Case(
+        "404 fails the default [STATUS] < 400",
+        lambda s: f"{s.fake.url}/missing",
+        status="down",
+        error="condition_failed: [STATUS] (404) < 400",
+        http_status=404,
+    ),
+    Case(
+        "404 is up when the conditions expect it",
+        lambda s: f"{s.fake.url}/missing",
+        {"conditions": ["[STATUS] == 404"]},
+        http_status=404,
+    ),
+    Case(
+        "500 is down",
+        lambda s: f"{s.fake.url}/boom",
+        {"conditions": ["[STATUS] == 200"]},
+        status="down",
+        error="condition_failed: [STATUS] (500) == 200",
+        http_status=500,
+    ),
+    Case(
+        "JSON body condition",
+        lambda s: f"{s.fake.url}/ok",
+        {"conditions": ["[BODY].status == ok", "len([BODY].items) == 2"]},
+    ),
+    Case(
+        "JSON body condition that fails names the value",
+        lambda s: f"{s.fake.url}/ok",
+        {"conditions": ["[BODY].status == degraded"]},
+        status="down",
+        error="condition_failed: [BODY].status (ok) == degraded",
+    ),
+    Case(
+        "invalid JSON under a [BODY].x condition",
+        lambda s: f"{s.fake.url}/html",
+        {"conditions": ["[BODY].x == 1"]},
+        status="down",
+        error="invalid_json",
+    ),
+    Case(
+        "non-JSON body is fine without a JSON path",
+        lambda s: f"{s.fake.url}/html",
+        {"conditions": ["[BODY] == pat(*not json*)"]},
+    ),
+    Case(
+        "[IP] is the peer address",
+        lambda s: f"{s.fake.url}/ok",
+        {"conditions": ["[IP] == 127.0.0.1"]},
+    ),
+    Case(
+        "[IP] can fail",
+        lambda s: f"{s.fake.url}/ok",
+        {"conditions": ["[IP] == 10.9.8.7"]},
+        status="down",
+        error="condition_failed: [IP] (127.0.0.1) == 10.9.8.7",
+    ),
+    Case(
+        "[CONNECTED] and [RESPONSE_TIME]",
+        lambda s: f"{s.fake.url}/ok",
+        {"conditions": ["[CONNECTED] == true", "[RESPONSE_TIME] < 2s"]},
+    ),
+    Case(
+        "read timeout: accepted, never answered",
+        lambda s: f"{s.silent.url}/health",
+        {"timeout": "500ms"},
+        status="down",
+        error="timeout",
+    ),
+    Case(
+        "body trickled past the timeout",
+        lambda s: f"{s.trickling.url}/health",
+        {"timeout": "500ms"},
+        status="down",
+        error="timeout",
+        max_seconds=1.2,
+    ),
+    Case(
+        "connection refused",
+        lambda s: f"http://127.0.0.1:{s.refused_port}/health",
+        status="down",
+        error="connection_refused",
+    ),
+    Case(
+        "hung up without an answer",
+        lambda s: f"{s.hangs_up.url}/health",
+        status="down",
+        error="connection_reset",
+    ),
+    Case(
+        "DNS failure (.invalid never resolves)",
+        lambda s: "http://healthwatch-probe-test.invalid/health",
+        status="down",
+        error="dns",
+    ),
+    Case(
+        "body over 1 MiB",
+        lambda s: f"{s.fake.url}/big",
+        status="down",
+        error="body_too_large",
+        http_status=None,
+    ),
+    Case("body of exactly 1 MiB is read", lambda s: f"{s.fake.url}/exactly-1mib", http_status=200),
+    Case(
+        "a smaller max_body_bytes",
+        lambda s: f"{s.fake.url}/ok",
+        {"max_body_bytes": 10},
+        status="down",
+        error="body_too_large",
+    ),
+    Case(
+        "redirect loop",
+        lambda s: f"{s.fake.url}/loop",
+        status="down",
+        error="too_many_redirects",
+    ),
+    Case("redirect followed", lambda s: f"{s.fake.url}/moved", http_status=200),
+    Case(
+        "three redirects within max_redirects: 4",
+        lambda s: f"{s.fake.url}/hops/3",
+        {"max_redirects": 4},
+    ),
+    Case(
+        "four redirects over max_redirects: 3",
+        lambda s: f"{s.fake.url}/hops/3",
+        {"max_redirects": 3},
+        status="down",
+        error="too_many_redirects",
+    ),
+    Case(
+        "follow_redirects: false sees the 302 itself",
+        lambda s: f"{s.fake.url}/loop",
+        {"follow_redirects": False, "conditions": ["[STATUS] == 302"]},
+        http_status=302,
+    ),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_probe(case: Case, servers: Servers) -> None:
+    # Given a check against one of the loopback servers
+    check = make_check({"url": case.url(servers), **case.options})
+
+    # When it runs once
+    t0 = time.monotonic()
+    result = probe(check)
+    elapsed = time.monotonic() - t0
+
+    # Then the verdict, the error class and the status code are as expected
+    assert result.status == case.status, result
+    if case.error is None:
+        assert result.error is None, result.error
+    else:
+        assert result.error is not None and result.error.startswith(case.error), result.error
+    if case.http_status is not None:
+        assert result.http_status == case.http_status
+    assert result.attempts == 1
+    assert result.latency_ms is not None and result.latency_ms >= 0
+    assert elapsed < case.max_seconds, f"took {elapsed:.2f}s"
+    assert result.target == case.url(servers)
+
+
+def test_timeout_latency_reflects_the_time_waited(servers: Servers) -> None:
+    result = probe(make_check({"url": f"{servers.silent.url}/x", "timeout": "300ms"}))
+
+    assert result.error is not None and result.error.startswith("timeout")
+    assert result.latency_ms is not None and 280 <= result.latency_ms < 1500
+
+
+def test_latency_is_measured_around_the_request(servers: Servers) -> None:
+    result = probe(make_check({"url": f"{servers.fake.url}/slow"}))
+
+    assert result.status == "up"
+    assert result.latency_ms is not None and 200 <= result.latency_ms < 1500
+
+
+def test_body_too_large_says_how_much_was_read(servers: Servers) -> None:
+    result = probe(make_check({"url": f"{servers.fake.url}/big"}))
+
+    assert result.error is not None
+    assert "1048576" in result.error
+
+
+def test_post_json_body_and_headers_are_sent_as_configured(servers: Servers) -> None:
+    check = make_check(
+        {
+            "url": f"{servers.fake.url}/echo",
+            "method": "post",
+            "headers": {"X-Probe": "yes", "Accept": "application/json"},
+            "body": {"query": "{ shop { name } }", "n": 1},
+        }
+    )
+
+    result = probe(check)
+
+    assert result.status == "up", result.error
+    (req,) = servers.fake.requests_to("/echo")
+    assert req.method == "POST"
+    assert req.header("X-Probe") == "yes"
+    assert req.header("Accept") == "application/json"
+    assert req.header("Content-Type") == "application/json"
+    assert req.json() == {"query": "{ shop { name } }", "n": 1}
+    assert (req.header("User-Agent") or "").startswith("healthwatch/")
+
+
+@pytest.mark.parametrize("method", ["PUT", "PATCH", "DELETE"])
+def test_string_body_is_sent_verbatim(servers: Servers, method: str) -> None:
+    check = make_check({"url": f"{servers.fake.url}/echo", "method": method, "body": "ping=1&x=2"})
+
+    result = probe(check)
+
+    assert result.status == "up", result.error
+    (req,) = servers.fake.requests_to("/echo")
+    assert req.method == method
+    assert req.body == b"ping=1&x=2"
+
+
+def test_head_reads_no_body(servers: Servers) -> None:
+    result = probe(make_check({"url": f"{servers.fake.url}/echo", "method": "HEAD"}))
+
+    assert result.status == "up", result.error
+    assert [r.method for r in servers.fake.requests_to("/echo")] == ["HEAD"]
+
+
+def test_post_then_303_is_followed_with_a_get_without_the_body(servers: Servers) -> None:
+    check = make_check(
+        {
+            "url": f"{servers.fake.url}/form",
+            "method": "POST",
+            "body": {"a": 1},
+            "conditions": ["[STATUS] == 200", "[BODY].method == GET"],
+        }
+    )
+
+    result = probe(check)
+
+    assert result.status == "up", result.error
+    assert [r.method for r in servers.fake.requests] == ["POST", "GET"]
+    (after,) = servers.fake.requests_to("/after-post")
+    assert after.body == b""
+    assert after.header("Content-Type") is None
+    assert result.details.get("url_final") == f"{servers.fake.url}/after-post"
+
+
+def test_307_repeats_the_method_and_the_body(servers: Servers) -> None:
+    check = make_check(
+        {"url": f"{servers.fake.url}/temporary", "method": "POST", "body": "keep me"}
+    )
+
+    result = probe(check)
+
+    assert result.status == "up", result.error
+    (echo,) = servers.fake.requests_to("/echo")
+    assert echo.method == "POST"
+    assert echo.body == b"keep me"
+
+
+def test_redirect_loop_stops_after_max_redirects(servers: Servers) -> None:
+    result = probe(make_check({"url": f"{servers.fake.url}/loop", "max_redirects": 2}))
+
+    assert result.error is not None and result.error.startswith("too_many_redirects")
+    assert len(servers.fake.requests_to("/loop")) == 3  # the request and two redirects
+
+
+def test_env_reference_in_a_header_is_sent_and_never_stored(
+    servers: Servers, tmp_path: Path
+) -> None:
+    # Given a check whose header comes from the environment, against a server that echoes
+    # it back, and a condition whose failure would quote the body
+    document = {
+        "defaults": {"retry_interval": 0},
+        "tiers": {"quick": {"schedule": "rate(15 minutes)"}},
+        "checks": [
+            {
+                "id": "echo",
+                "tier": "quick",
+                "url": f"{servers.fake.url}/whoami",
+                "headers": {"Authorization": "Bearer ${env:HW_TEST_TOKEN}"},
+                "conditions": ["[BODY] == nothing-like-this"],
+            }
+        ],
+    }
+    config = parse_config(yaml.safe_dump(document))
+    store = LocalStore(tmp_path)
+    session = new_session(2)
+
+    # When the tier runs
+    run = run_tier(
+        config,
+        "quick",
+        Backend(states=store, results=store),
+        session=session,
+        secrets=Secrets.local({"HW_TEST_TOKEN": TOKEN}),
+    )
+    session.close()
+
+    # Then the server saw the resolved value
+    (req,) = servers.fake.requests_to("/whoami")
+    assert req.header("Authorization") == f"Bearer {TOKEN}"
+    # and neither the result, the alert, nor anything stored carries it
+    (result,) = run.results
+    assert result.status == "down"
+    assert result.error == "condition_failed: [BODY] (Bearer ***) == nothing-like-this"
+    assert TOKEN not in json.dumps(run.to_dict())
+    for path in tmp_path.rglob("*"):
+        if path.is_file():
+            assert TOKEN not in path.read_text(errors="replace"), path
+
+
+def test_credentials_are_not_forwarded_to_another_origin(servers: Servers) -> None:
+    check = make_check(
+        {
+            "url": f"{servers.fake.url}/elsewhere",
+            "headers": {
+                "Authorization": "Bearer ${env:HW_TEST_TOKEN}",
+                "X-Api-Key": "${env:HW_TEST_TOKEN}",
+                "X-Plain": "kept",
+            },
+        }
+    )
+
+    result = probe(check, {"HW_TEST_TOKEN": TOKEN})
+
+    assert result.status == "up", result.error
+    (first,) = servers.fake.requests_to("/elsewhere")
+    assert first.header("Authorization") == f"Bearer {TOKEN}"
+    (landing,) = servers.other.requests_to("/landing")
+    assert landing.header("Authorization") is None
+    assert landing.header("X-Api-Key") is None
+    assert landing.header("X-Plain") == "kept"
+
+
+def test_cookies_do_not_leak_between_checks_on_the_shared_session(servers: Servers) -> None:
+    session = new_session(2)
+    secrets = Secrets.local({})
+    try:
+        for path in ("/set-cookie", "/echo"):
+            check = make_check({"url": f"{servers.fake.url}{path}"})
+            run_check(
+                check,
+                AlertState(check.id),
+                "quick-test-0000",
+                "quick",
+                time.monotonic() + 10,
+                threading.Event(),
+                lambda _: None,
+                session=session,
+                secrets=secrets,
+                now=utcnow,
+            )
+    finally:
+        session.close()
+
+    (echo,) = servers.fake.requests_to("/echo")
+    assert echo.header("Cookie") is None
+
+
+def test_dns_failure_is_fast_here() -> None:
+    # The .invalid TLD (RFC 6761) must fail locally; if this ever hangs the DNS case is moot.
+    t0 = time.monotonic()
+    with pytest.raises(requests.exceptions.ConnectionError):
+        requests.get("http://healthwatch-probe-test.invalid/", timeout=2)
+    assert time.monotonic() - t0 < 1.5
