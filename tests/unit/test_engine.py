@@ -1,0 +1,423 @@
+"""The engine: checks in parallel, the tier deadline, probes that raise, retries, the session."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+import yaml
+from healthwatch import probes
+from healthwatch.config import Check, Config, parse_config
+from healthwatch.engine import MAX_WORKERS, Backend, new_session, run_tier
+from healthwatch.models import AlertState, TierRun
+from healthwatch.probes import Observation, ProbeContext
+from healthwatch.probes import http as http_probe
+from healthwatch.secrets import Secrets
+from healthwatch.storage.local import LocalStore
+
+from tests.fakes import raw
+from tests.fakes.server import FakeServer, Request, Response
+
+SLOW = 0.3  # seconds each "slow" endpoint takes to answer
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[FakeServer]:
+    with FakeServer(fallback=lambda req: Response(200, "ok", delay=SLOW)) as fake:
+        fake.route("GET", "/fast", Response(200, "ok"))
+        yield fake
+
+
+def make_config(
+    checks: list[dict[str, Any]], deadline: str | None = None, **defaults: Any
+) -> Config:
+    tier: dict[str, Any] = {"schedule": "rate(15 minutes)"}
+    if deadline is not None:
+        tier["deadline"] = deadline
+    document = {
+        "defaults": {"retry_interval": 0, **defaults},
+        "tiers": {"quick": tier},
+        "checks": [{"tier": "quick", "type": "http", **c} for c in checks],
+    }
+    return parse_config(yaml.safe_dump(document))
+
+
+def run(
+    config: Config,
+    tmp_path: Path,
+    *,
+    workers: int = MAX_WORKERS,
+    sleep: Any = None,
+    store: LocalStore | None = None,
+) -> TierRun:
+    session = new_session(workers)
+    try:
+        return run_tier(
+            config,
+            "quick",
+            Backend(states=store or LocalStore(tmp_path)),
+            session=session,
+            secrets=Secrets.local({}),
+            sleep=sleep,
+            max_workers=workers,
+        )
+    finally:
+        session.close()
+
+
+def slow_checks(server: FakeServer, n: int) -> list[dict[str, Any]]:
+    return [{"id": f"slow-{i}", "url": f"{server.url}/slow/{i}"} for i in range(n)]
+
+
+# ---------------------------------------------------------------------- parallelism
+
+
+def test_checks_run_in_parallel(server: FakeServer, tmp_path: Path) -> None:
+    # Given 8 checks that each take 300 ms
+    config = make_config(slow_checks(server, 8))
+
+    # When the tier runs
+    t0 = time.monotonic()
+    result = run(config, tmp_path)
+    wall = time.monotonic() - t0
+
+    # Then every check is up, each took its 300 ms, and the tier took far less than their sum
+    assert [r.status for r in result.results] == ["up"] * 8
+    latencies = [r.latency_ms or 0.0 for r in result.results]
+    assert min(latencies) >= SLOW * 1000
+    sequential = sum(latencies) / 1000
+    assert wall < 0.5 * sequential, f"wall {wall:.2f}s vs sequential {sequential:.2f}s"
+    assert result.duration_ms / 1000 <= wall
+
+
+def test_worker_count_bounds_the_parallelism(server: FakeServer, tmp_path: Path) -> None:
+    # Given 6 checks of 300 ms and only 2 workers
+    config = make_config(slow_checks(server, 6))
+
+    t0 = time.monotonic()
+    result = run(config, tmp_path, workers=2)
+    wall = time.monotonic() - t0
+
+    # Then they ran in three waves of two: at least 3 x 300 ms, well under 6 x 300 ms
+    assert [r.status for r in result.results] == ["up"] * 6
+    assert 3 * SLOW <= wall < 5 * SLOW
+
+
+def test_results_keep_the_config_order(server: FakeServer, tmp_path: Path) -> None:
+    checks = [
+        {"id": "slowest", "url": f"{server.url}/slow/a"},
+        {"id": "fastest", "url": f"{server.url}/fast"},
+        {"id": "middle", "url": f"{server.url}/slow/b"},
+    ]
+
+    result = run(make_config(checks), tmp_path)
+
+    assert [r.check_id for r in result.results] == ["slowest", "fastest", "middle"]
+
+
+# ---------------------------------------------------------------------- the tier deadline
+
+
+def test_a_check_hanging_past_the_deadline_is_down_with_timeout(
+    server: FakeServer, tmp_path: Path
+) -> None:
+    # Given a 1 s tier deadline, a target that never answers and a 5 s check timeout
+    with raw.RawServer(raw.never_answer) as silent:
+        checks = [
+            {"id": "hangs", "url": f"{silent.url}/health", "timeout": "5s"},
+            {"id": "fast", "url": f"{server.url}/fast"},
+            {"id": "slow", "url": f"{server.url}/slow/x"},
+        ]
+        config = make_config(checks, deadline="1s")
+
+        # When the tier runs
+        t0 = time.monotonic()
+        result = run(config, tmp_path)
+        wall = time.monotonic() - t0
+
+    # Then the run ends shortly after the deadline, the hung check is down with a timeout
+    # and the others completed
+    assert 1.0 <= wall < 1.6, wall
+    by_id = {r.check_id: r for r in result.results}
+    assert by_id["hangs"].status == "down"
+    assert (by_id["hangs"].error or "").startswith("timeout"), by_id["hangs"].error
+    assert by_id["fast"].status == "up"
+    assert by_id["slow"].status == "up"
+
+
+@pytest.fixture
+def blocking_probe(monkeypatch: pytest.MonkeyPatch) -> Iterator[threading.Event]:
+    """`http` checks whose URL contains /block never return until the test ends."""
+    release = threading.Event()
+    real_get = probes.get
+
+    def probe(check: Check, ctx: ProbeContext) -> Observation:
+        if "/block" in check.options.url:
+            release.wait(10)
+            return Observation(latency_ms=10_000.0, http_status=200)
+        return http_probe.probe(check, ctx)
+
+    fake = SimpleNamespace(Options=http_probe.Options, target=http_probe.target, probe=probe)
+    monkeypatch.setattr(probes, "get", lambda t: fake if t == "http" else real_get(t))
+    yield release
+    release.set()
+
+
+def test_a_check_still_running_at_the_deadline_is_recorded_not_lost(
+    server: FakeServer, tmp_path: Path, blocking_probe: threading.Event
+) -> None:
+    # Given a probe that ignores its own timeout entirely
+    checks = [
+        {"id": "stuck", "url": f"{server.url}/block"},
+        {"id": "fine", "url": f"{server.url}/fast"},
+    ]
+    config = make_config(checks, deadline="1s")
+
+    t0 = time.monotonic()
+    result = run(config, tmp_path)
+    wall = time.monotonic() - t0
+
+    assert 1.0 <= wall < 1.5, wall
+    stuck, fine = result.results
+    assert stuck.check_id == "stuck"
+    assert stuck.status == "down"
+    assert stuck.error == "timeout: still running at the tier deadline"
+    assert fine.status == "up"
+
+
+def test_queued_checks_beyond_the_deadline_are_recorded_too(
+    server: FakeServer, tmp_path: Path, blocking_probe: threading.Event
+) -> None:
+    # Given one worker busy with a stuck check, so the next never starts
+    checks = [
+        {"id": "stuck", "url": f"{server.url}/block"},
+        {"id": "never-started", "url": f"{server.url}/fast"},
+    ]
+    result = run(make_config(checks, deadline="500ms"), tmp_path, workers=1)
+
+    assert [(r.check_id, r.status) for r in result.results] == [
+        ("stuck", "down"),
+        ("never-started", "down"),
+    ]
+    assert all((r.error or "").startswith("timeout") for r in result.results)
+
+
+def test_timeout_zero_means_no_check_timeout_only_the_deadline(
+    server: FakeServer, tmp_path: Path
+) -> None:
+    # "0 disables what it times": a 300 ms answer must not be cut short
+    config = make_config([{"id": "untimed", "url": f"{server.url}/slow/t", "timeout": 0}])
+
+    (result,) = run(config, tmp_path).results
+
+    assert result.status == "up", result.error
+    assert (result.latency_ms or 0) >= SLOW * 1000
+
+
+# ---------------------------------------------------------------------- probes that raise
+
+
+@pytest.mark.parametrize(
+    "behaviour",
+    ["raises", "returns-garbage"],
+)
+def test_a_probe_that_raises_is_down_and_the_others_still_run(
+    server: FakeServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, behaviour: str
+) -> None:
+    real_get = probes.get
+
+    def probe(check: Check, ctx: ProbeContext) -> Any:
+        if "/broken" in check.options.url:
+            if behaviour == "raises":
+                raise ZeroDivisionError("a bug in a probe")
+            return None  # not an Observation: also a bug
+        return http_probe.probe(check, ctx)
+
+    fake = SimpleNamespace(Options=http_probe.Options, target=http_probe.target, probe=probe)
+    checks = [
+        {"id": "first", "url": f"{server.url}/fast"},
+        {"id": "broken", "url": f"{server.url}/broken"},
+        {"id": "last", "url": f"{server.url}/slow/z"},
+    ]
+    config = make_config(checks)
+    monkeypatch.setattr(probes, "get", lambda t: fake if t == "http" else real_get(t))
+
+    result = run(config, tmp_path)
+
+    first, broken, last = result.results
+    assert broken.status == "down"
+    assert (broken.error or "").startswith("probe_error"), broken.error
+    assert first.status == "up" and last.status == "up"
+
+
+def test_an_unresolvable_secret_is_down_with_the_reference_named(
+    server: FakeServer, tmp_path: Path
+) -> None:
+    checks: list[dict[str, Any]] = [
+        {"id": "needs-secret", "url": f"{server.url}/fast", "headers": {"X-Key": "${env:NOPE}"}},
+        {"id": "plain", "url": f"{server.url}/fast"},
+    ]
+
+    result = run(make_config(checks), tmp_path)
+
+    needs, plain = result.results
+    assert needs.status == "down"
+    assert needs.error == "secret: environment variable NOPE is not set"
+    assert plain.status == "up"
+
+
+# ---------------------------------------------------------------------- retries in a run
+
+
+class Flaky:
+    """Answers 503 `failures` times, then 200."""
+
+    def __init__(self, failures: int) -> None:
+        self.failures = failures
+        self.calls = 0
+        self.lock = threading.Lock()
+
+    def __call__(self, req: Request) -> Response:
+        with self.lock:
+            self.calls += 1
+            return Response(503 if self.calls <= self.failures else 200, "x")
+
+
+@pytest.mark.parametrize(
+    ("failures", "prior_failures", "incident_open", "status", "attempts", "waits"),
+    [
+        # Fresh state, threshold 3: a blip that passes on the third attempt alerts nobody.
+        (2, 0, False, "up", 3, 2),
+        (0, 0, False, "up", 1, 0),
+        # Hard down: all three attempts fail in this run, so it alerts now.
+        (9, 0, False, "down", 3, 2),
+        # Two failures carried over from the last run: one attempt reaches the threshold.
+        (9, 2, False, "down", 1, 0),
+        # Already alerting: no re-probing, one attempt per run.
+        (9, 3, True, "down", 1, 0),
+    ],
+)
+def test_a_failing_check_is_retried_up_to_the_threshold(
+    server: FakeServer,
+    tmp_path: Path,
+    failures: int,
+    prior_failures: int,
+    incident_open: bool,
+    status: str,
+    attempts: int,
+    waits: int,
+) -> None:
+    # Given a target that fails `failures` times, threshold 3, retry_interval 10 s
+    path = f"/flaky/{failures}-{prior_failures}-{incident_open}"
+    flaky = Flaky(failures)
+    server.route("GET", path, flaky)
+    config = make_config(
+        [{"id": "flaky", "url": f"{server.url}{path}"}],
+        failure_threshold=3,
+        retry_interval="10s",
+    )
+    store = LocalStore(tmp_path)
+    store.save(
+        AlertState(
+            "flaky",
+            status="down" if prior_failures else "up",
+            consecutive_failures=prior_failures,
+            incident_open=incident_open,
+        )
+    )
+    slept: list[float] = []
+
+    # When the tier runs (sleeping is recorded, not done)
+    t0 = time.monotonic()
+    result = run(config, tmp_path, sleep=slept.append, store=store)
+
+    # Then it made as many attempts as the threshold allows, waiting retry_interval between
+    (check,) = result.results
+    assert (check.status, check.attempts) == (status, attempts)
+    assert flaky.calls == attempts
+    assert slept == [10.0] * waits
+    assert time.monotonic() - t0 < 2
+    state = store.load(["flaky"])["flaky"]
+    if status == "down":
+        assert state.consecutive_failures == prior_failures + attempts
+        assert state.incident_open
+    else:
+        assert state.consecutive_failures == 0
+        assert not result.alerts
+
+
+def test_hard_down_alerts_in_its_first_run(server: FakeServer, tmp_path: Path) -> None:
+    server.route("GET", "/always-down", Response(503, "x"))
+    config = make_config([{"id": "down", "url": f"{server.url}/always-down"}], retry_interval="10s")
+
+    result = run(config, tmp_path, sleep=lambda s: None)
+
+    assert [e.event for e in result.alerts] == ["triggered"]
+    assert result.results[0].attempts == 3
+
+
+def test_no_retry_wait_would_cross_the_deadline(server: FakeServer, tmp_path: Path) -> None:
+    server.route("GET", "/down-too", Response(503, "x"))
+    config = make_config(
+        [{"id": "down", "url": f"{server.url}/down-too"}], deadline="5s", retry_interval="10s"
+    )
+    slept: list[float] = []
+
+    result = run(config, tmp_path, sleep=slept.append)
+
+    assert result.results[0].attempts == 1
+    assert slept == []
+
+
+# ---------------------------------------------------------------------- the shared session
+
+
+@pytest.mark.parametrize("workers", [1, 8, MAX_WORKERS])
+def test_session_pool_matches_the_worker_count(workers: int) -> None:
+    session = new_session(workers)
+    try:
+        for scheme in ("http://", "https://"):
+            adapter: Any = session.get_adapter(f"{scheme}example.test/")
+            assert adapter._pool_connections == workers
+            assert adapter._pool_maxsize == workers
+            assert adapter.max_retries.total == 0  # retries are the engine's, not urllib3's
+    finally:
+        session.close()
+
+
+def test_a_matched_pool_never_discards_connections(
+    server: FakeServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Given 8 concurrent checks on one host, 8 workers and a session built for 8
+    config = make_config(slow_checks(server, 8))
+
+    with caplog.at_level(logging.WARNING, logger="urllib3.connectionpool"):
+        result = run(config, tmp_path, workers=8)
+
+    assert [r.status for r in result.results] == ["up"] * 8
+    assert not [r for r in caplog.records if "pool is full" in r.getMessage()]
+
+
+def test_an_undersized_pool_is_what_that_last_test_would_catch(
+    server: FakeServer, caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    config = make_config(slow_checks(server, 8))
+    session = new_session(2)
+    with caplog.at_level(logging.WARNING, logger="urllib3.connectionpool"):
+        run_tier(
+            config,
+            "quick",
+            Backend(states=LocalStore(tmp_path)),
+            session=session,
+            secrets=Secrets.local({}),
+            max_workers=8,
+        )
+    session.close()
+
+    assert [r for r in caplog.records if "pool is full" in r.getMessage()]
