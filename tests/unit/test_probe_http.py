@@ -486,3 +486,106 @@ def test_dns_failure_is_fast_here() -> None:
     with pytest.raises(requests.exceptions.ConnectionError):
         requests.get("http://healthwatch-probe-test.invalid/", timeout=2)
     assert time.monotonic() - t0 < 1.5
+
+
+# ---------------------------------------------------------------------- TLS
+
+TLS_SERVERS: dict[str, dict[str, Any]] = {  # name -> TlsServer(...) arguments
+    "valid": {"days_valid": 30},
+    "self-signed": {"self_signed": True},
+    "expired": {"expired": True},
+    "other-host": {"hostname": "other.example"},
+    "one-day-left": {"days_valid": 1},
+    "ten-days-left": {"days_valid": 10},
+}
+
+
+@pytest.fixture(scope="module")
+def tls() -> Iterator[dict[str, Any]]:
+    """One HTTPS server per kind of certificate, for the whole module."""
+    from tests.fakes.tls import TlsServer
+
+    started = {name: TlsServer(**args).start() for name, args in TLS_SERVERS.items()}
+    for server in started.values():
+        server.route("GET", "/health", Response(200, {"status": "ok"}))
+    yield started
+    # Each stop waits out the serving loop's poll interval: stop them all at once.
+    stoppers = [threading.Thread(target=server.stop) for server in started.values()]
+    for thread in stoppers:
+        thread.start()
+    for thread in stoppers:
+        thread.join()
+
+
+@dataclass
+class TlsCase:
+    name: str
+    server: str  # a key of TLS_SERVERS
+    options: dict[str, Any]  # check options; "CA" as a value stands for the server's ca_file
+    status: str
+    error: str | None = None
+
+
+EXPIRY = ["[STATUS] == 200", "[CERTIFICATE_EXPIRATION] > 48h"]
+TLS_CASES = [
+    TlsCase("unknown CA with verification on", "valid", {}, "down", "tls: unknown certificate"),
+    TlsCase("the test CA as ca_bundle", "valid", {"ca_bundle": "CA"}, "up"),
+    TlsCase("self-signed, even with the CA", "self-signed", {"ca_bundle": "CA"}, "down", "tls"),
+    TlsCase("self-signed with insecure: true", "self-signed", {"insecure": True}, "up"),
+    TlsCase("expired", "expired", {"ca_bundle": "CA"}, "down", "tls: certificate expired"),
+    TlsCase(
+        "issued for another host name",
+        "other-host",
+        {"ca_bundle": "CA"},
+        "down",
+        "tls: hostname mismatch",
+    ),
+    TlsCase("30 days left passes > 48h", "valid", {"ca_bundle": "CA", "conditions": EXPIRY}, "up"),
+    TlsCase(
+        "1 day left fails > 48h",
+        "one-day-left",
+        {"ca_bundle": "CA", "conditions": EXPIRY},
+        "down",
+        "condition_failed: [CERTIFICATE_EXPIRATION]",
+    ),
+]
+
+
+@pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")
+@pytest.mark.parametrize("case", TLS_CASES, ids=[c.name for c in TLS_CASES])
+def test_tls(case: TlsCase, tls: dict[str, Any]) -> None:
+    # Given an HTTPS server with the certificate the case describes
+    server = tls[case.server]
+    options = {k: server.ca_file if v == "CA" else v for k, v in case.options.items()}
+    check = make_check({"url": f"{server.url}/health", **options})
+
+    # When the check runs
+    result = probe(check)
+
+    # Then it is up, or down with the TLS error or the failed expiry condition
+    assert result.status == case.status, result.error
+    if case.error is None:
+        assert result.error is None
+        assert result.http_status == 200
+    else:
+        assert result.error is not None and result.error.startswith(case.error), result.error
+
+
+def test_certificate_expiration_is_reported_in_the_details(tls: dict[str, Any]) -> None:
+    server = tls["ten-days-left"]
+    check = make_check(
+        {
+            "url": f"{server.url}/health",
+            "ca_bundle": server.ca_file,
+            "conditions": ["[CERTIFICATE_EXPIRATION] > 240h"],
+        }
+    )
+
+    result = probe(check)
+
+    assert result.status == "down"
+    assert result.error is not None
+    assert result.error.startswith("condition_failed: [CERTIFICATE_EXPIRATION]")
+    certificate = result.details["certificate"]
+    assert 9.5 <= certificate["days_left"] <= 10.0
+    assert "healthwatch test CA" in certificate["issuer"]
