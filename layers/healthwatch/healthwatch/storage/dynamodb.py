@@ -1,0 +1,314 @@
+"""The DynamoDB history and alert state: one table, the `pk`/`sk` layout of DESIGN.md."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from healthwatch.models import AlertState, Result, TierRun, iso, utcnow
+from healthwatch.storage import ConflictError
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+WRITE_BATCH = 25  # BatchWriteItem's limit
+READ_BATCH = 100  # BatchGetItem's limit
+DETAILS_LIMIT = 16_000  # bytes of a result's `details` kept in history (the S3 line has all)
+_FLOATS = {"latency_ms", "duration_ms"}
+
+
+class StoreError(Exception):
+    """DynamoDB kept part of a batch unprocessed after every retry."""
+
+
+def result_pk(check_id: str) -> str:
+    return f"check#{check_id}"
+
+
+def tier_pk(tier: str) -> str:
+    return f"tier#{tier}"
+
+
+class DynamoStore:
+    """HistoryStore and StateStore over one table.
+
+    - `check#{id}` / `result#{started_at}`: a compact result, expiring `history_days` after
+      it is written (TTL on `expires_at`);
+    - `check#{id}` / `state`: the alert state as JSON, guarded by `version`;
+    - `tier#{tier}` / `run#{started_at}`: the run summary.
+    """
+
+    def __init__(
+        self,
+        client: DynamoDBClient | Any,
+        table: str,
+        *,
+        history_days: int = 30,
+        now: Callable[[], datetime] = utcnow,
+        sleep: Callable[[float], None] = time.sleep,
+        max_attempts: int = 8,
+        page_size: int | None = None,
+    ) -> None:
+        self.client = client
+        self.table = table
+        self.history_days = history_days
+        self.now = now
+        self.sleep = sleep
+        self.max_attempts = max_attempts
+        self.page_size = page_size
+
+    # -- HistoryStore ----------------------------------------------------------------------
+
+    def put_results(self, run: TierRun) -> None:
+        """Every result and the run summary, 25 items per BatchWriteItem."""
+        expires = expiry(self.now(), self.history_days)
+        items = [_result_item(r, expires) for r in run.results]
+        items.append(_run_item(run, expires))
+        for start in range(0, len(items), WRITE_BATCH):
+            chunk = items[start : start + WRITE_BATCH]
+            self._write_batch([{"PutRequest": {"Item": _serialize(i)}} for i in chunk])
+
+    def _write_batch(self, requests: list[dict[str, Any]]) -> None:
+        pending: dict[str, Any] = {self.table: requests}
+        for attempt in range(1, self.max_attempts + 1):
+            response = self.client.batch_write_item(RequestItems=pending)
+            pending = response.get("UnprocessedItems") or {}
+            if not pending:
+                return
+            if attempt < self.max_attempts:
+                self.sleep(_backoff(attempt))
+        left = sum(len(v) for v in pending.values())
+        raise StoreError(f"{left} history items still unprocessed after {self.max_attempts} attempts")
+
+    def query(
+        self, check_id: str, since: datetime, until: datetime | None = None
+    ) -> list[dict[str, Any]]:
+        until = until or self.now() + timedelta(seconds=1)
+        params: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": "pk = :pk AND sk BETWEEN :from AND :to",
+            "ExpressionAttributeValues": {
+                ":pk": {"S": result_pk(check_id)},
+                ":from": {"S": f"result#{iso(since)}"},
+                ":to": {"S": f"result#{iso(until)}"},
+            },
+        }
+        return [r for r in self._pages("query", params) if r["started_at"] < iso(until)]
+
+    def query_all(
+        self, since: datetime, until: datetime | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """A scan: the table holds `history_days` of results, small enough for a report."""
+        until = until or self.now() + timedelta(seconds=1)
+        params: dict[str, Any] = {
+            "TableName": self.table,
+            "FilterExpression": "sk BETWEEN :from AND :to",
+            "ExpressionAttributeValues": {
+                ":from": {"S": f"result#{iso(since)}"},
+                ":to": {"S": f"result#{iso(until)}"},
+            },
+        }
+        records = [r for r in self._pages("scan", params) if r["started_at"] < iso(until)]
+        records.sort(key=lambda r: r["started_at"])
+        return iter(records)
+
+    def runs(self, tier: str, since: datetime) -> list[dict[str, Any]]:
+        """Run summaries of a tier since `since`, oldest first."""
+        params: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": "pk = :pk AND sk >= :from",
+            "ExpressionAttributeValues": {
+                ":pk": {"S": tier_pk(tier)},
+                ":from": {"S": f"run#{iso(since)}"},
+            },
+        }
+        out = []
+        for page in self._raw_pages("query", params):
+            for item in page:
+                data = _deserialize(item)
+                for key in ("pk", "sk", "expires_at"):
+                    data.pop(key, None)
+                out.append(data)
+        return out
+
+    def _pages(self, operation: str, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        for page in self._raw_pages(operation, params):
+            for item in page:
+                yield _record(item)
+
+    def _raw_pages(self, operation: str, params: dict[str, Any]) -> Iterator[list[dict[str, Any]]]:
+        call = getattr(self.client, operation)
+        params = dict(params)
+        if self.page_size:
+            params["Limit"] = self.page_size
+        while True:
+            response = call(**params)
+            yield response.get("Items", [])
+            last = response.get("LastEvaluatedKey")
+            if not last:
+                return
+            params["ExclusiveStartKey"] = last
+
+    # -- StateStore ------------------------------------------------------------------------
+
+    def load(self, check_ids: Iterable[str]) -> Mapping[str, AlertState]:
+        """Strongly consistent reads, 100 keys per BatchGetItem: a reload after a conflict
+        must see the state that won."""
+        ids = list(dict.fromkeys(check_ids))
+        found: dict[str, AlertState] = {}
+        for start in range(0, len(ids), READ_BATCH):
+            keys = [
+                {"pk": {"S": result_pk(cid)}, "sk": {"S": "state"}}
+                for cid in ids[start : start + READ_BATCH]
+            ]
+            pending: dict[str, Any] = {self.table: {"Keys": keys, "ConsistentRead": True}}
+            for attempt in range(1, self.max_attempts + 1):
+                response = self.client.batch_get_item(RequestItems=pending)
+                for item in response.get("Responses", {}).get(self.table, []):
+                    state = _state(item)
+                    found[state.check_id] = state
+                pending = response.get("UnprocessedKeys") or {}
+                if not pending:
+                    break
+                if attempt < self.max_attempts:
+                    self.sleep(_backoff(attempt))
+            else:
+                raise StoreError(f"alert states still unread after {self.max_attempts} attempts")
+        return {cid: found.get(cid) or AlertState(check_id=cid) for cid in ids}
+
+    def save(self, state: AlertState) -> AlertState:
+        from botocore.exceptions import ClientError
+
+        saved = AlertState.from_dict({**state.to_dict(), "version": state.version + 1})
+        body = saved.to_dict()
+        body.pop("version")
+        item = {
+            "pk": {"S": result_pk(state.check_id)},
+            "sk": {"S": "state"},
+            "version": {"N": str(saved.version)},
+            "state": {"S": json.dumps(body, separators=(",", ":"))},
+            # Readable in the console; the JSON above is what is loaded.
+            "status": {"S": saved.status},
+            "incident_open": {"BOOL": saved.incident_open},
+            "consecutive_failures": {"N": str(saved.consecutive_failures)},
+            "updated_at": {"S": iso(self.now())},
+        }
+        if state.version == 0:
+            condition = "attribute_not_exists(pk)"
+            values = None
+        else:
+            condition = "#version = :expected"
+            values = {":expected": {"N": str(state.version)}}
+        params: dict[str, Any] = {
+            "TableName": self.table,
+            "Item": item,
+            "ConditionExpression": condition,
+        }
+        if values:
+            params["ExpressionAttributeNames"] = {"#version": "version"}
+            params["ExpressionAttributeValues"] = values
+        try:
+            self.client.put_item(**params)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                raise ConflictError(
+                    f"state of {state.check_id} changed since version {state.version}"
+                ) from None
+            raise
+        return saved
+
+
+# -- items -------------------------------------------------------------------------------------
+
+
+def _result_item(result: Result, expires: int) -> dict[str, Any]:
+    record = result.to_dict()
+    details = json.dumps(record.pop("details") or {}, separators=(",", ":"), default=str)
+    if len(details) > DETAILS_LIMIT:
+        details = json.dumps({"truncated": True})
+    return {
+        "pk": result_pk(result.check_id),
+        "sk": f"result#{result.started_at}",
+        "expires_at": expires,
+        **record,
+        "details": details,
+    }
+
+
+def _run_item(run: TierRun, expires: int) -> dict[str, Any]:
+    return {
+        "pk": tier_pk(run.tier),
+        "sk": f"run#{run.started_at}",
+        "expires_at": expires,
+        **run.summary(),
+    }
+
+
+def _record(item: dict[str, Any]) -> dict[str, Any]:
+    data = _deserialize(item)
+    for key in ("pk", "sk", "expires_at"):
+        data.pop(key, None)
+    details = data.get("details")
+    data["details"] = json.loads(details) if isinstance(details, str) and details else {}
+    return Result.from_dict(data).to_dict()
+
+
+def _state(item: dict[str, Any]) -> AlertState:
+    body = json.loads(item["state"]["S"])
+    body["version"] = int(item["version"]["N"])
+    return AlertState.from_dict(body)
+
+
+def _serialize(data: dict[str, Any]) -> dict[str, Any]:
+    from boto3.dynamodb.types import TypeSerializer
+
+    serializer = TypeSerializer()
+    return {k: serializer.serialize(_to_dynamo(v)) for k, v in data.items()}
+
+
+def _deserialize(item: dict[str, Any]) -> dict[str, Any]:
+    from boto3.dynamodb.types import TypeDeserializer
+
+    deserializer = TypeDeserializer()
+    return {k: _from_dynamo(deserializer.deserialize(v), k) for k, v in item.items()}
+
+
+def _to_dynamo(value: Any) -> Any:
+    """DynamoDB numbers are Decimals; NaN and infinities have no place there."""
+    if isinstance(value, bool) or value is None or isinstance(value, str | int):
+        return value
+    if isinstance(value, float):
+        return Decimal(repr(value)) if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): _to_dynamo(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_to_dynamo(v) for v in value]
+    return str(value)
+
+
+def _from_dynamo(value: Any, key: str = "") -> Any:
+    if isinstance(value, Decimal):
+        if key in _FLOATS or value != value.to_integral_value():
+            return float(value)
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _from_dynamo(v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_from_dynamo(v) for v in value]
+    return value
+
+
+def _backoff(attempt: int) -> float:
+    """Exponential backoff with full jitter: 50 ms, 100 ms, 200 ms ... capped at 2 s."""
+    return random.uniform(0, min(2.0, 0.05 * 2 ** (attempt - 1)))  # noqa: S311
+
+
+def expiry(now: datetime, days: int) -> int:
+    """`expires_at` for an item written at `now`: epoch seconds, what DynamoDB TTL reads."""
+    return int((now.astimezone(UTC) + timedelta(days=days)).timestamp())
