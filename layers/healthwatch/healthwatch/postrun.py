@@ -13,5 +13,13 @@ if TYPE_CHECKING:
 
 
 def hooks(config: Config, backend: Backend, secrets: Secrets) -> list[Callable[[TierRun], None]]:
-    """The after-run hooks for `backend` (each failure is surfaced by the engine, not lost)."""
-    return []
+    """The after-run hooks for `backend` (each failure is surfaced by the engine, not lost).
+
+    SLO burn alerts come first, so a status page written after them is current.
+    """
+    from healthwatch.slo import SloBurnAlerts
+
+    out: list[Callable[[TierRun], None]] = []
+    if config.slo is not None and backend.history is not None:
+        out.append(SloBurnAlerts(config, backend, secrets))
+    return out

@@ -1,0 +1,304 @@
+"""Multi-window error-budget burn-rate alerts (Google SRE workbook), run after every tier run."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from healthwatch import alerting
+from healthwatch.models import (
+    AlertEvent,
+    AlertState,
+    EventKind,
+    Result,
+    TierRun,
+    iso,
+    parse_iso,
+    utcnow,
+)
+from healthwatch.notify import DeliveryError
+from healthwatch.report import in_maintenance
+from healthwatch.storage import ConflictError
+
+if TYPE_CHECKING:
+    from healthwatch.config import Check, Config
+    from healthwatch.engine import Backend
+    from healthwatch.secrets import Secrets
+
+log = logging.getLogger("healthwatch.slo")
+
+STATE_PREFIX = "slo:"  # `:` cannot occur in a check id, so these states never collide with one
+BUDGET_PERIOD_S = 30 * 86400  # the period an error budget is quoted over
+SAVE_ATTEMPTS = 5
+
+
+def state_id(check_id: str) -> str:
+    return f"{STATE_PREFIX}{check_id}"
+
+
+def burn_rate(records: Iterable[Mapping[str, Any]], availability: float) -> float | None:
+    """Error ratio over the budget ratio: 1 spends the budget exactly over its period.
+
+    Errors are `down` runs (as in uptime); maintenance results do not count. None: no data.
+    """
+    counted = [r for r in records if not in_maintenance(r)]
+    if not counted:
+        return None
+    bad = sum(1 for r in counted if r["status"] == "down")
+    budget = 1 - availability / 100
+    if budget <= 0:
+        return float("inf") if bad else 0.0
+    return (bad / len(counted)) / budget
+
+
+@dataclass
+class Burn:
+    short: float | None
+    long: float | None
+    threshold: float
+    short_window_s: float
+    long_window_s: float
+    availability: float
+
+    @property
+    def firing(self) -> bool:
+        """Both windows over the threshold: fast enough to matter, and still going on."""
+        return (
+            self.short is not None
+            and self.long is not None
+            and self.short > self.threshold
+            and self.long > self.threshold
+        )
+
+    @property
+    def recovered(self) -> bool:
+        return self.short is None or self.short < self.threshold
+
+    def details(self) -> dict[str, Any]:
+        lasts = None
+        if self.long:
+            lasts = round(BUDGET_PERIOD_S / self.long) if self.long != float("inf") else 0
+        return {
+            "incident": "slo_burn",
+            "availability_target": self.availability,
+            "burn_rate_short": _r(self.short),
+            "burn_rate_long": _r(self.long),
+            "burn_rate_threshold": self.threshold,
+            "short_window_s": self.short_window_s,
+            "long_window_s": self.long_window_s,
+            "budget_lasts_s": lasts,  # a 30-day budget, spent at the long window's rate
+        }
+
+    def message(self) -> str:
+        from healthwatch.durations import format_duration
+
+        text = (
+            f"slo_burn: error budget burning {_x(self.short)} over "
+            f"{format_duration(self.short_window_s)} and {_x(self.long)} over "
+            f"{format_duration(self.long_window_s)} (threshold {self.threshold:g}x, "
+            f"target {self.availability:g}%)"
+        )
+        lasts = self.details()["budget_lasts_s"]
+        if lasts is not None:
+            text += f"; a 30-day budget lasts {format_duration(lasts)} at this rate"
+        return text
+
+
+def _r(value: float | None) -> float | None:
+    return None if value is None else round(min(value, 1e9), 2)
+
+
+def _x(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}x"
+
+
+def decide(
+    state: AlertState,
+    burn: Burn,
+    result: Result,
+    check: Check,
+    at: datetime,
+    maintenance: bool = False,
+) -> tuple[AlertState, list[AlertEvent]]:
+    """The SLO incident after this run's burn rates; `state` is not modified."""
+    new = dataclasses.replace(
+        state, recent=list(state.recent), pending_events=list(state.pending_events)
+    )
+    stamp = iso(at)
+    events: list[AlertEvent] = []
+    if not new.incident_open:
+        if burn.firing and not maintenance:
+            new.incident_open = True
+            new.incident_kind = "slo_burn"
+            new.incident_started_at = stamp
+            new.last_notified_at = stamp
+            new.status = "down"
+            events.append(_event("slo_burn", new, burn, result, check, stamp))
+    elif burn.recovered:
+        events.append(_event("resolved", new, burn, result, check, stamp, with_error=False))
+        new.incident_open = False
+        new.incident_kind = None
+        new.incident_started_at = None
+        new.last_notified_at = stamp
+        new.status = "up"
+    else:
+        interval = check.setting("reminder_interval")
+        last = parse_iso(new.last_notified_at) if new.last_notified_at else None
+        if (
+            interval > 0
+            and not maintenance
+            and (last is None or at - last >= timedelta(seconds=interval))
+        ):
+            new.last_notified_at = stamp
+            events.append(_event("reminder", new, burn, result, check, stamp))
+    return new, events
+
+
+def _event(
+    kind: EventKind,
+    state: AlertState,
+    burn: Burn,
+    result: Result,
+    check: Check,
+    stamp: str,
+    with_error: bool = True,
+) -> AlertEvent:
+    return AlertEvent(
+        event=kind,
+        check_id=check.id,
+        check_name=check.name,
+        tier=check.tier,
+        status=result.status,
+        started_at=state.incident_started_at or stamp,
+        at=stamp,
+        error=burn.message() if with_error else None,
+        result=result.to_dict(),
+        severity=check.severity,
+        target=result.target,
+        run_id=result.run_id,
+        details=burn.details(),
+    )
+
+
+class SloBurnAlerts:
+    """After-run hook: per check with an availability target, open or resolve an SLO incident.
+
+    The incident lives in the StateStore under `slo:{check_id}` with the same version guard
+    as the check's own state, so two overlapping runs never both send. Events go through the
+    backend's notifier and into `run.alerts`; an event that cannot be delivered is queued in
+    that state for the next run and raised, so the engine reports it.
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        backend: Backend,
+        secrets: Secrets | None = None,
+        now: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.config = config
+        self.backend = backend
+        self.secrets = secrets
+        self.now = now
+
+    def __call__(self, run: TierRun) -> None:
+        slo = self.config.slo
+        if slo is None or self.backend.history is None:
+            return
+        problems: list[str] = []
+        undelivered_only = True
+        for result in run.results:
+            try:
+                check = self.config.check(result.check_id)
+            except KeyError:
+                continue
+            try:
+                self.evaluate(check, result, run)
+            except Exception as exc:  # one check's trouble must not hide the others'
+                log.error(
+                    "slo burn evaluation failed",
+                    extra={"check_id": check.id, "error": type(exc).__name__},
+                )
+                problems.append(f"{check.id}: {exc}")
+                undelivered_only = undelivered_only and isinstance(exc, DeliveryError)
+        if problems:
+            kind = DeliveryError if undelivered_only else RuntimeError
+            raise kind("slo burn: " + "; ".join(problems))
+
+    def burn(self, check_id: str, at: datetime, extra: Iterable[Result] = ()) -> Burn:
+        slo = self.config.slo
+        assert slo is not None and self.backend.history is not None
+        short_s, long_s = float(slo.burn_short_window), float(slo.burn_long_window)
+        since = at - timedelta(seconds=max(short_s, long_s))
+        records = list(self.backend.history.query(check_id, since, at + timedelta(seconds=1)))
+        seen = {r["started_at"] for r in records}
+        # This run's result, should the history not show it yet (or not have stored it).
+        records += [
+            r.to_dict()
+            for r in extra
+            if r.started_at not in seen and since <= parse_iso(r.started_at) <= at
+        ]
+        short_since = at - timedelta(seconds=short_s)
+        short = [r for r in records if parse_iso(r["started_at"]) >= short_since]
+        return Burn(
+            burn_rate(short, slo.availability),
+            burn_rate(records, slo.availability),
+            slo.burn_rate_threshold,
+            short_s,
+            long_s,
+            slo.availability,
+        )
+
+    def evaluate(self, check: Check, result: Result, run: TierRun) -> list[AlertEvent]:
+        at = self.now()
+        burn = self.burn(check.id, at, [result])
+        window = alerting.active_window(self.config.maintenance, check.id, run.tier, at)
+        sid = state_id(check.id)
+        states = self.backend.states
+        for _ in range(SAVE_ATTEMPTS):
+            state = states.load([sid])[sid]
+            new, events = decide(state, burn, result, check, at, maintenance=window is not None)
+            backlog = [AlertEvent.from_dict(e) for e in state.pending_events]
+            if not events and not backlog:
+                return []
+            new.pending_events = []
+            try:
+                saved = states.save(new)
+                break
+            except ConflictError:
+                continue  # another run of this tier decided first: decide again on its state
+        else:
+            raise RuntimeError("the SLO state kept changing under us; gave up")
+        return self._deliver(saved, backlog, events, run)
+
+    def _deliver(
+        self, saved: AlertState, backlog: list[AlertEvent], events: list[AlertEvent], run: TierRun
+    ) -> list[AlertEvent]:
+        undelivered: list[AlertEvent] = []
+        errors: list[str] = []
+        for i, event in enumerate(backlog + events):
+            if self.secrets is not None:
+                event = AlertEvent.from_dict(self.secrets.redact_obj(event.to_dict()))
+            if i >= len(backlog):
+                run.alerts.append(event)
+            if self.backend.notifier is None:
+                continue
+            try:
+                self.backend.notifier.send(event)
+            except DeliveryError as exc:
+                undelivered.append(event)
+                msg = str(exc) if self.secrets is None else self.secrets.redact(str(exc))
+                errors.append(f"{event.event} alert not delivered: {msg}")
+        if undelivered:
+            run.undelivered.extend(undelivered)
+            saved.pending_events = [e.to_dict() for e in undelivered]
+            try:
+                self.backend.states.save(saved)
+            except ConflictError:
+                errors.append("could not queue the undelivered SLO alerts")
+            raise DeliveryError("; ".join(errors))
+        return events

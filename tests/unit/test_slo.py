@@ -1,0 +1,199 @@
+"""SLO burn-rate alerts: multi-window firing, resolving, delivery failures, overlapping runs."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from healthwatch.config import parse_config
+from healthwatch.engine import Backend, RunError, new_session, run_tier
+from healthwatch.models import AlertEvent, Result, TierRun, iso
+from healthwatch.notify import DeliveryError
+from healthwatch.secrets import Secrets
+from healthwatch.slo import SloBurnAlerts, burn_rate, state_id
+from healthwatch.storage.local import LocalStore
+
+from tests.fakes.server import FakeServer, Response
+
+T0 = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+STEP = timedelta(minutes=15)
+
+CONFIG = """
+version: 1
+slo: {availability: %s}
+tiers: {quick: {schedule: rate(15 minutes)}}
+checks:
+  - {id: api, name: API, tier: quick, url: "%s"}
+"""
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.events: list[AlertEvent] = []
+        self.fail = False
+        self.fail_kinds: set[str] = set()
+
+    def send(self, event: AlertEvent) -> None:
+        if self.fail or event.event in self.fail_kinds:
+            raise DeliveryError("webhook answered 500")
+        self.events.append(event)
+
+
+class Clock:
+    def __init__(self, at: datetime) -> None:
+        self.at = at
+
+    def __call__(self) -> datetime:
+        return self.at
+
+
+def result(at: datetime, status: str = "up") -> Result:
+    return Result(
+        f"quick-{iso(at)}",
+        "quick",
+        "api",
+        "API",
+        "http",
+        "http://x/",
+        iso(at),
+        status,
+        100.0,
+        error="timeout" if status == "down" else None,
+    )  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def world(tmp_path):
+    store = LocalStore(tmp_path)
+    notifier = Recorder()
+    backend = Backend(states=store, results=store, history=store, notifier=notifier)
+    clock = Clock(T0)
+
+    def make(availability: float = 99.9) -> SloBurnAlerts:
+        return SloBurnAlerts(parse_config(CONFIG % (availability, "http://x/")), backend, now=clock)
+
+    def step(hook: SloBurnAlerts, status: str = "up") -> TierRun:
+        clock.at += STEP
+        run = TierRun(
+            f"quick-{iso(clock.at)}", "quick", iso(clock.at), 1.0, [result(clock.at, status)]
+        )
+        store.write_run(run)
+        hook(run)
+        return run
+
+    # Six hours of passing runs before the test starts.
+    for i in range(24):
+        at = T0 - i * STEP
+        store.write_run(TierRun(f"quick-{iso(at)}", "quick", iso(at), 1.0, [result(at)]))
+    return store, notifier, make, step
+
+
+def test_burn_rate_is_error_ratio_over_budget():
+    records = [{"status": "down"}] + [{"status": "up"}] * 3 + [{"status": "degraded"}]
+    assert burn_rate(records, 99.9) == pytest.approx(200.0)  # (1/5) / 0.001
+    assert burn_rate(records, 80) == pytest.approx(1.0)
+    assert burn_rate([{"status": "down", "details": {"maintenance": "x"}}], 99.9) is None
+    assert burn_rate([], 99.9) is None
+
+
+def test_fires_when_both_windows_burn_and_resolves_when_the_short_one_cools(world):
+    store, notifier, make, step = world
+    hook = make(99.9)
+    # When a run is down: 1 in 5 over 1 h burns 200x, 1 in 25 over 6 h burns 40x; both > 14.4
+    run = step(hook, "down")
+    assert [e.event for e in run.alerts] == ["slo_burn"]
+    event = notifier.events[0]
+    assert event.check_id == "api" and event.event == "slo_burn"
+    assert event.details["burn_rate_short"] == 200.0 and event.details["burn_rate_long"] == 40.0
+    assert "200.0x over 1h" in (event.error or "") and "40.0x over 6h" in (event.error or "")
+    assert store.load([state_id("api")])[state_id("api")].incident_open
+    # While the failure is inside the short window the incident stays open, silently
+    for _ in range(4):
+        assert step(hook).alerts == []
+    # Then the first run whose short window no longer holds it resolves the incident
+    run = step(hook)
+    assert [e.event for e in run.alerts] == ["resolved"]
+    assert [e.event for e in notifier.events] == ["slo_burn", "resolved"]
+    assert notifier.events[1].started_at == event.started_at
+    assert notifier.events[1].details["incident"] == "slo_burn"
+    assert not store.load([state_id("api")])[state_id("api")].incident_open
+
+
+def test_a_burst_the_long_window_absorbs_does_not_fire(world):
+    _, notifier, make, step = world
+    # 99% target: 1 in 5 is 20x over 1 h, but 1 in 25 is only 4x over 6 h.
+    run = step(make(99.0), "down")
+    assert run.alerts == [] and notifier.events == []
+
+
+def test_a_failed_delivery_raises_and_is_retried_next_run(world):
+    store, notifier, make, step = world
+    hook = make(99.9)
+    notifier.fail = True
+    with pytest.raises(DeliveryError, match="slo_burn alert not delivered"):
+        step(hook, "down")
+    assert notifier.events == []
+    assert store.load([state_id("api")])[state_id("api")].pending_events
+    # The next run delivers what the last one could not, and sends it once only.
+    notifier.fail = False
+    step(hook)
+    assert [e.event for e in notifier.events] == ["slo_burn"]
+    step(hook)
+    assert [e.event for e in notifier.events] == ["slo_burn"]
+
+
+def test_overlapping_runs_send_one_alert(world):
+    store, notifier, make, step = world
+    hook = make(99.9)
+    other = make(99.9)
+    real_save = store.save
+    calls = {"n": 0}
+
+    def racing_save(state):
+        # Another run of the tier saves its decision between our load and our save.
+        calls["n"] += 1
+        if calls["n"] == 1:
+            store.save = real_save  # type: ignore[method-assign]
+            other(TierRun("other", "quick", iso(T0 + STEP), 1.0, [result(T0 + STEP, "down")]))
+        return real_save(state)
+
+    store.save = racing_save  # type: ignore[method-assign]
+    step(hook, "down")
+    assert [e.event for e in notifier.events] == ["slo_burn"]
+
+
+@pytest.mark.parametrize("slo_delivery_fails", [False, True])
+def test_through_the_engine_with_the_other_alerts(tmp_path, slo_delivery_fails):
+    # Given a check that is down, 24 passing runs in its history, and the SLO hook installed
+    with FakeServer() as server:
+        server.route("GET", "/health", Response(500, {"status": "error"}))
+        config = parse_config(
+            CONFIG % (99.9, server.url + "/health")
+            + "defaults: {retry_interval: 0, failure_threshold: 1}\n"
+        )
+        store = LocalStore(tmp_path)
+        now = datetime.now(UTC)
+        for i in range(1, 25):
+            at = now - i * STEP
+            store.write_run(TierRun(f"q{i}", "quick", iso(at), 1.0, [result(at)]))
+        notifier = Recorder()
+        notifier.fail_kinds = {"slo_burn"} if slo_delivery_fails else set()
+        backend = Backend(states=store, results=store, history=store, notifier=notifier)
+        backend.after_run.append(SloBurnAlerts(config, backend))
+        # When the tier runs
+        try:
+            run = run_tier(
+                config, "quick", backend, session=new_session(2), secrets=Secrets.local()
+            )
+            problems: list[str] = []
+        except RunError as exc:
+            run, problems = exc.run, exc.problems
+    # Then the SLO alert goes the same way as the check's own, in the run's alerts
+    assert [e.event for e in run.alerts] == ["triggered", "slo_burn"]
+    if not slo_delivery_fails:
+        assert [e.event for e in notifier.events] == ["triggered", "slo_burn"]
+        assert problems == []
+    else:  # And an SLO alert that cannot be delivered is one of the run's problems
+        assert [e.event for e in notifier.events] == ["triggered"]
+        assert len(problems) == 1 and "slo_burn alert not delivered" in problems[0]
+        assert [e.event for e in run.undelivered] == ["slo_burn"]
