@@ -1,0 +1,104 @@
+"""The chat fan-out handler: events/ SNS records -> local Slack and Discord servers."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from healthwatch.notify import DeliveryError
+from tests.fakes.discord import FakeDiscord
+from tests.fakes.slack import FakeSlack
+from tests.integration.conftest import event, load_handler, unique, write_config
+
+CHAT_FANOUT = "functions/chat_fanout/app.py"
+
+
+@pytest.fixture(scope="module")
+def slack() -> Iterator[FakeSlack]:
+    with FakeSlack() as fake:
+        yield fake
+
+
+@pytest.fixture(scope="module")
+def discord() -> Iterator[FakeDiscord]:
+    with FakeDiscord() as fake:
+        yield fake
+
+
+@pytest.fixture
+def chat(aws_env, moto_server, monkeypatch, tmp_path, slack, discord):
+    """A cold start of the chat function whose config's webhooks are Secrets Manager secrets."""
+    slack.reset()
+    discord.reset()
+    prefix = f"hotdash-test-{uuid.uuid4().hex[:6]}"
+    secrets = moto_server.client("secretsmanager")
+    secrets.create_secret(Name=f"{prefix}/slack-webhook", SecretString=slack.webhook_url)
+    secrets.create_secret(Name=f"{prefix}/discord-webhook", SecretString=discord.webhook_url)
+    notifications = (
+        "notifications:\n"
+        f'  slack: {{webhook_url: "${{secret:{prefix}/slack-webhook}}"}}\n'
+        f'  discord: {{webhook_url: "${{secret:{prefix}/discord-webhook}}"}}\n'
+    )
+    config = write_config(tmp_path, [(unique(), "http://127.0.0.1:9/health")],
+                          notifications=notifications)
+    monkeypatch.setenv("CHECKS_CONFIG", str(config))
+    return load_handler(CHAT_FANOUT)
+
+
+def test_each_record_is_posted_to_slack_and_discord_in_their_shapes(
+    chat, slack, discord, lambda_context
+):
+    # Given the SNS records of a triggered and a resolved alert
+    for name in ("sns-alert-triggered.json", "sns-alert-resolved.json"):
+        # When the function gets each
+        result = chat.handler(event(name), lambda_context)
+        assert result == {"posted": 1, "providers": 2}
+
+    # Then Slack got Block Kit messages and Discord embeds, both accepted
+    assert [m["text"][:40] for m in slack.messages][0].startswith("🔴")
+    assert all(m["blocks"][0]["type"] == "header" for m in slack.messages)
+    assert "Agent SDK Service" in slack.messages[0]["blocks"][0]["text"]["text"]
+    assert len(slack.messages) == 2 and len(discord.messages) == 2
+    embeds = [m["embeds"][0] for m in discord.messages]
+    assert "DOWN" in embeds[0]["title"] and "RESOLVED" in embeds[1]["title"]
+    assert all(m["allowed_mentions"] == {"parse": []} for m in discord.messages)
+
+
+def test_a_429_is_waited_out_for_as_long_as_retry_after_says(chat, slack, discord, lambda_context):
+    slack.rate_limit_next(1, retry_after=1)
+    started = time.monotonic()
+    assert chat.handler(event("sns-alert-triggered.json"), lambda_context)["posted"] == 1
+    assert time.monotonic() - started >= 1.0
+    assert len(slack.requests) == 2 and len(slack.messages) == 1
+    assert len(discord.messages) == 1
+
+
+def test_repeated_server_errors_raise_so_lambda_retries(chat, slack, discord, lambda_context):
+    discord.fail_next(10, status=500)
+    waits: list[float] = []
+    chat.notifier().sleep = waits.append  # the backoff, without the waiting
+    with pytest.raises(DeliveryError, match="discord") as failure:
+        chat.handler(event("sns-alert-triggered.json"), lambda_context)
+    assert discord.messages == [] and len(discord.requests) == 4 and waits
+    assert len(slack.messages) == 1  # the other provider still got it
+    assert discord.webhook_url not in str(failure.value)  # the URL is the credential
+
+    # Lambda's retry of the same event only retries the provider that failed.
+    discord.reset()
+    chat.handler(event("sns-alert-triggered.json"), lambda_context)
+    assert len(slack.messages) == 1 and len(discord.messages) == 1
+
+
+def test_a_webhook_secret_that_cannot_be_read_fails_the_delivery(
+    aws_env, monkeypatch, tmp_path, lambda_context
+):
+    notifications = 'notifications:\n  slack: {webhook_url: "${secret:hotdash-missing/slack}"}\n'
+    config = write_config(tmp_path, [(unique(), "http://127.0.0.1:9/health")],
+                          notifications=notifications)
+    monkeypatch.setenv("CHECKS_CONFIG", str(config))
+    chat = load_handler(CHAT_FANOUT)
+    with pytest.raises(DeliveryError, match=r"slack: cannot resolve \$\{secret:hotdash-missing/slack\}"):
+        chat.handler(event("sns-alert-triggered.json"), lambda_context)
