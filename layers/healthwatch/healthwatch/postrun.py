@@ -18,8 +18,11 @@ def hooks(config: Config, backend: Backend, secrets: Secrets) -> list[Callable[[
     SLO burn alerts come first, so a status page written after them is current.
     """
     from healthwatch.slo import SloBurnAlerts
+    from healthwatch.statuspage import StatusPageWriter
 
     out: list[Callable[[TierRun], None]] = []
     if config.slo is not None and backend.history is not None:
         out.append(SloBurnAlerts(config, backend, secrets))
+    if backend.results is not None:
+        out.append(StatusPageWriter(config, backend))
     return out

@@ -1,0 +1,437 @@
+"""The status page: one self-contained HTML file, kept current by a per-tier rollup."""
+
+from __future__ import annotations
+
+import argparse
+import html
+import json
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from healthwatch.durations import format_duration
+from healthwatch.models import TierRun, iso, parse_iso, utcnow
+from healthwatch.report import in_maintenance, percentile
+from healthwatch.storage.keys import STATUS_PAGE_KEY
+
+if TYPE_CHECKING:
+    from healthwatch.config import Config
+    from healthwatch.engine import Backend
+
+log = logging.getLogger("healthwatch.statuspage")
+
+DAYS = 90  # daily uptime bars
+LATENCY_POINTS = 96  # sparkline: a day of a 15-minute tier
+INCIDENTS_KEPT = 20  # per check, in the rollup
+RECENT_INCIDENT_DAYS = 14
+RUN_IDS_KEPT = 50
+ROLLUP_VERSION = 1
+TITLE = "Service status"
+
+
+def rollup_key(tier: str) -> str:
+    return f"status/rollup-{tier}.json"
+
+
+# -- rollup: what the page needs, kept per tier so each run reads and writes O(1) -------------
+
+
+def empty_rollup(tier: str) -> dict[str, Any]:
+    return {"version": ROLLUP_VERSION, "tier": tier, "updated_at": None, "runs": [], "checks": {}}
+
+
+def load_rollup(raw: bytes | None, tier: str) -> dict[str, Any]:
+    if not raw:
+        return empty_rollup(tier)
+    try:
+        doc = json.loads(raw)
+    except ValueError:
+        log.warning("unreadable status rollup; starting a new one", extra={"tier": tier})
+        return empty_rollup(tier)
+    if not isinstance(doc, dict) or doc.get("version") != ROLLUP_VERSION:
+        return empty_rollup(tier)
+    return doc
+
+
+def merge(
+    doc: dict[str, Any],
+    records: Iterable[Mapping[str, Any]],
+    now: datetime,
+    run_id: str | None = None,
+) -> dict[str, Any]:
+    """Fold result records (oldest first) into the rollup: daily counts, last result, recent
+    latencies, incidents. A run already folded in (same `run_id`) is skipped."""
+    if run_id is not None:
+        if run_id in doc["runs"]:
+            return doc
+        doc["runs"] = (doc["runs"] + [run_id])[-RUN_IDS_KEPT:]
+    for r in sorted(records, key=lambda r: r["started_at"]):
+        c = doc["checks"].setdefault(
+            r["check_id"],
+            {
+                "name": r.get("check_name") or r["check_id"],
+                "type": r.get("type", ""),
+                "target": r.get("target", ""),
+                "last": None,
+                "days": {},
+                "latency": [],
+                "incidents": [],
+            },
+        )
+        c["name"] = r.get("check_name") or c["name"]
+        at = r["started_at"]
+        day = c["days"].setdefault(at[:10], {"up": 0, "degraded": 0, "down": 0, "maintenance": 0})
+        if in_maintenance(r):
+            day["maintenance"] += 1
+        else:
+            day[r["status"]] += 1
+        if c["last"] is not None and at < c["last"]["at"]:
+            continue  # a late, older result: counted in its day, but not the newest state
+        c["last"] = {
+            "at": at,
+            "status": r["status"],
+            "latency_ms": r.get("latency_ms"),
+            "error": r.get("error"),
+            "maintenance": in_maintenance(r),
+        }
+        if r.get("latency_ms") is not None:
+            c["latency"] = (c["latency"] + [[at, r["latency_ms"]]])[-LATENCY_POINTS:]
+        if in_maintenance(r):
+            continue
+        incidents = c["incidents"]
+        current = incidents[-1] if incidents and incidents[-1]["ended_at"] is None else None
+        if r["status"] == "down":
+            if current is None:
+                incidents.append(
+                    {"started_at": at, "ended_at": None, "error": r.get("error"), "results": 1}
+                )
+            else:
+                current["results"] += 1
+                current["error"] = r.get("error") or current["error"]
+        elif current is not None:
+            current["ended_at"] = at
+        c["incidents"] = incidents[-INCIDENTS_KEPT:]
+    oldest = (now - timedelta(days=DAYS - 1)).strftime("%Y-%m-%d")
+    for c in doc["checks"].values():
+        c["days"] = {d: n for d, n in sorted(c["days"].items()) if d >= oldest}
+    doc["updated_at"] = iso(now)
+    return doc
+
+
+def build_rollups(records: Iterable[Mapping[str, Any]], now: datetime) -> dict[str, dict[str, Any]]:
+    """The rollups the after-run hook would have built, from history (`healthwatch status-page`)."""
+    by_tier: dict[str, list[Mapping[str, Any]]] = {}
+    for r in records:
+        by_tier.setdefault(r.get("tier", ""), []).append(r)
+    return {tier: merge(empty_rollup(tier), recs, now) for tier, recs in by_tier.items()}
+
+
+# -- rendering ------------------------------------------------------------------------------
+
+LABELS = {"up": "Operational", "degraded": "Degraded", "down": "Down", None: "No data"}
+OVERALL = {
+    "up": ("All systems operational", "up"),
+    "degraded": ("Degraded performance", "degraded"),
+    "partial": ("Partial outage", "down"),
+    "down": ("Major outage", "down"),
+    None: ("No data yet", "none"),
+}
+
+CSS = """
+:root{--bg:#f6f7f9;--card:#fff;--text:#1d232b;--muted:#5b6673;--line:#e3e6ea;
+--up:#2ea043;--degraded:#d4a72c;--down:#d1242f;--partial:#e8812c;--none:#c9ced6}
+@media (prefers-color-scheme:dark){:root{--bg:#0f1216;--card:#181c22;--text:#e6e9ed;
+--muted:#9aa4b0;--line:#2a3039;--none:#3a414b}}
+*{box-sizing:border-box}
+body{margin:0;background:var(--bg);color:var(--text);
+font:15px/1.45 -apple-system,BlinkMacSystemFont,"Segoe UI",Roboto,Helvetica,Arial,sans-serif}
+main{max-width:780px;margin:0 auto;padding:16px}
+h1{font-size:1.35rem;margin:8px 0 12px}
+h2{font-size:1.05rem;margin:24px 0 8px}
+.banner{border-radius:10px;padding:14px 16px;color:#fff;font-weight:600;font-size:1.1rem}
+.banner.up{background:var(--up)}.banner.degraded{background:var(--degraded)}
+.banner.down{background:var(--down)}.banner.none{background:var(--none);color:var(--text)}
+.muted{color:var(--muted);font-size:.85rem}
+.card{background:var(--card);border:1px solid var(--line);border-radius:10px;padding:12px 14px;
+margin:10px 0}
+.head{display:flex;flex-wrap:wrap;align-items:baseline;gap:4px 10px}
+.name{font-weight:600;flex:1 1 auto;min-width:0;overflow-wrap:anywhere}
+.pill{border-radius:999px;padding:1px 10px;font-size:.8rem;font-weight:600;color:#fff;
+white-space:nowrap}
+.pill.up{background:var(--up)}.pill.degraded{background:var(--degraded)}
+.pill.down{background:var(--down)}.pill.none{background:var(--none);color:var(--text)}
+.facts{display:flex;flex-wrap:wrap;gap:2px 14px;margin:4px 0 8px}
+svg{display:block;width:100%}
+.bars{height:34px}.spark{height:36px}
+.axis{display:flex;justify-content:space-between}
+rect.up{fill:var(--up)}rect.degraded{fill:var(--degraded)}rect.partial{fill:var(--partial)}
+rect.down{fill:var(--down)}rect.none{fill:var(--none)}
+polyline{fill:none;stroke:var(--muted);stroke-width:1.5;vector-effect:non-scaling-stroke}
+ul.incidents{list-style:none;padding:0;margin:0}
+ul.incidents li{background:var(--card);border:1px solid var(--line);
+border-left:4px solid var(--down);border-radius:8px;padding:8px 12px;margin:8px 0;
+overflow-wrap:anywhere}
+ul.incidents li.resolved{border-left-color:var(--up)}
+footer{margin:28px 0 8px}
+"""
+
+
+def _e(value: object) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def overall_state(statuses: Iterable[str | None]) -> str | None:
+    seen = [s for s in statuses if s is not None]
+    if not seen:
+        return None
+    if all(s == "down" for s in seen):
+        return "down"
+    if "down" in seen:
+        return "partial"
+    return "degraded" if "degraded" in seen else "up"
+
+
+def day_class(counts: Mapping[str, int] | None) -> tuple[str, float | None]:
+    """Colour class and uptime % of one day: green without a down run, then by how bad."""
+    if not counts:
+        return "none", None
+    runs = counts.get("up", 0) + counts.get("degraded", 0) + counts.get("down", 0)
+    if runs == 0:
+        return "none", None
+    pct = 100 * (runs - counts.get("down", 0)) / runs
+    if counts.get("down", 0) == 0:
+        return ("degraded" if counts.get("degraded", 0) else "up"), pct
+    return ("partial" if pct >= 95 else "down"), pct
+
+
+def _bars(days: Mapping[str, Mapping[str, int]], today: date) -> str:
+    w, gap = 4, 1
+    rects = []
+    for i in range(DAYS):
+        d = today - timedelta(days=DAYS - 1 - i)
+        counts = days.get(d.isoformat())
+        cls, pct = day_class(counts)
+        if pct is None:
+            tip = f"{d:%b %d}: no data"
+        else:
+            assert counts is not None
+            runs = sum(counts.get(k, 0) for k in ("up", "degraded", "down"))
+            tip = f"{d:%b %d}: {pct:.2f}% up ({runs} runs, {counts.get('down', 0)} down)"
+        rects.append(
+            f'<rect class="{cls}" x="{i * (w + gap)}" y="0" width="{w}" height="34" '
+            f'rx="1"><title>{_e(tip)}</title></rect>'
+        )
+    width = DAYS * (w + gap) - gap
+    return (
+        f'<svg class="bars" viewBox="0 0 {width} 34" preserveAspectRatio="none" '
+        f'role="img" aria-label="Daily uptime, last {DAYS} days">' + "".join(rects) + "</svg>"
+    )
+
+
+def _sparkline(points: list[list[Any]]) -> str:
+    values = [float(v) for _, v in points]
+    if len(values) < 2:
+        return '<p class="muted">Not enough latency data for a trend yet.</p>'
+    top = max(values) or 1.0
+    n = len(values) - 1
+    coords = " ".join(
+        f"{i * 300 / n:.1f},{36 - 2 - (v / top) * 32:.1f}" for i, v in enumerate(values)
+    )
+    ordered = sorted(values)
+    label = (
+        f"Latency of the last {len(values)} results: median {percentile(ordered, 50):.0f} ms, "
+        f"p95 {percentile(ordered, 95):.0f} ms, max {ordered[-1]:.0f} ms"
+    )
+    return (
+        f'<svg class="spark" viewBox="0 0 300 36" preserveAspectRatio="none" role="img" '
+        f'aria-label="{_e(label)}"><title>{_e(label)}</title>'
+        f'<polyline points="{coords}"/></svg>'
+        f'<div class="muted">{_e(label)}</div>'
+    )
+
+
+def _uptime(days: Mapping[str, Mapping[str, int]]) -> float | None:
+    runs = down = 0
+    for counts in days.values():
+        runs += counts.get("up", 0) + counts.get("degraded", 0) + counts.get("down", 0)
+        down += counts.get("down", 0)
+    return None if runs == 0 else 100 * (runs - down) / runs
+
+
+def _ago(seconds: float) -> str:
+    return format_duration(max(0.0, round(seconds / 60) * 60)) if seconds >= 60 else "under 1m"
+
+
+def render(
+    config: Config,
+    rollups: Mapping[str, Mapping[str, Any]],
+    now: datetime,
+    title: str = TITLE,
+) -> str:
+    """The page: overall state, each check (status, latency, 90 daily bars, sparkline),
+    open and recent incidents. No scripts, fonts or images from anywhere else."""
+    today = now.astimezone(UTC).date()
+    cards: list[str] = []
+    statuses: list[str | None] = []
+    open_items: list[tuple[str, str]] = []
+    recent_items: list[tuple[str, str]] = []
+    recent_since = iso(now - timedelta(days=RECENT_INCIDENT_DAYS))
+    for tier, tier_conf in config.tiers.items():
+        checks = config.checks_for(tier)
+        if not checks:
+            continue
+        section = [f"<h2>{_e(tier_conf.description or tier.capitalize())}</h2>"]
+        for check in checks:
+            data = rollups.get(tier, {}).get("checks", {}).get(check.id, {})
+            last = data.get("last")
+            status = last["status"] if last else None
+            statuses.append(status)
+            pill = status or "none"
+            latency = (
+                f"{last['latency_ms']:.0f} ms"
+                if last and last.get("latency_ms") is not None
+                else "—"
+            )
+            up = _uptime(data.get("days", {}))
+            facts = [
+                f"<span>Latency {_e(latency)}</span>",
+                f"<span>{'—' if up is None else f'{up:.2f}%'} uptime, {DAYS} days</span>",
+            ]
+            if last:
+                ago = _ago((now - parse_iso(last["at"])).total_seconds())
+                facts.append(f'<span class="muted">checked {_e(ago)} ago</span>')
+            if last and last.get("status") == "down" and last.get("error"):
+                facts.append(f'<span class="muted">{_e(str(last["error"])[:140])}</span>')
+            section.append(
+                f'<section class="card check" data-check="{_e(check.id)}" data-status="{pill}">'
+                f'<div class="head"><span class="name">{_e(check.name)}</span>'
+                f'<span class="pill {pill}">{_e(LABELS[status])}</span></div>'
+                f'<div class="facts">{"".join(facts)}</div>'
+                f"{_bars(data.get('days', {}), today)}"
+                f'<div class="axis muted"><span>{DAYS} days ago</span><span>today</span></div>'
+                f"{_sparkline(data.get('latency', []))}"
+                "</section>"
+            )
+            for inc in data.get("incidents", []):
+                what = f"<strong>{_e(check.name)}</strong>"
+                err = f" — {_e(str(inc['error'])[:160])}" if inc.get("error") else ""
+                if inc["ended_at"] is None:
+                    dur = _ago((now - parse_iso(inc["started_at"])).total_seconds())
+                    open_items.append(
+                        (
+                            inc["started_at"],
+                            (
+                                f'<li class="open">{what}: down since '
+                                f"{_e(_when(inc['started_at']))} "
+                                f"({_e(dur)}){err}</li>"
+                            ),
+                        )
+                    )
+                elif inc["ended_at"] >= recent_since:
+                    dur = format_duration(
+                        (parse_iso(inc["ended_at"]) - parse_iso(inc["started_at"])).total_seconds()
+                    )
+                    recent_items.append(
+                        (
+                            inc["started_at"],
+                            (
+                                f'<li class="resolved">{what}: down {_e(_when(inc["started_at"]))} '
+                                f"for {_e(dur)}, resolved{err}</li>"
+                            ),
+                        )
+                    )
+        cards.append("".join(section))
+    text, cls = OVERALL[overall_state(statuses)]
+    open_html = (
+        "".join(h for _, h in sorted(open_items, reverse=True))
+        or '<li class="resolved">No open incidents.</li>'
+    )
+    recent_html = (
+        "".join(h for _, h in sorted(recent_items, reverse=True)[:10])
+        or f'<p class="muted">No incidents in the last {RECENT_INCIDENT_DAYS} days.</p>'
+    )
+    if recent_items:
+        recent_html = f'<ul class="incidents">{recent_html}</ul>'
+    return (
+        "<!doctype html>\n"
+        '<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width,initial-scale=1">'
+        '<meta http-equiv="refresh" content="300">'
+        f"<title>{_e(title)}</title><style>{CSS}</style></head><body><main>"
+        f"<h1>{_e(title)}</h1>"
+        f'<div class="banner {cls}" id="overall" data-state="{cls}">{_e(text)}</div>'
+        f'<h2>Open incidents</h2><ul class="incidents" id="open-incidents">{open_html}</ul>'
+        + "".join(cards)
+        + f'<h2>Recent incidents</h2><div id="recent-incidents">{recent_html}</div>'
+        f'<footer class="muted">Updated {_e(_when(iso(now)))} · healthwatch</footer>'
+        "</main></body></html>\n"
+    )
+
+
+def _when(stamp: str) -> str:
+    return parse_iso(stamp).strftime("%Y-%m-%d %H:%M UTC")
+
+
+# -- after every run, and the command --------------------------------------------------------
+
+
+class StatusPageWriter:
+    """After-run hook: fold the run into `status/rollup-{tier}.json`, then write the page.
+
+    Each run reads one rollup per tier and writes its own tier's, whatever the history's
+    length. Two runs of one tier that overlap could lose one run's counts (the results
+    store has no conditional put); a tier's runs overlapping is already a fault.
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        backend: Backend,
+        now: Callable[[], datetime] = utcnow,
+        title: str = TITLE,
+    ) -> None:
+        self.config = config
+        self.backend = backend
+        self.now = now
+        self.title = title
+
+    def __call__(self, run: TierRun) -> None:
+        store = self.backend.results
+        if store is None:
+            return
+        now = self.now()
+        doc = load_rollup(store.get_document(rollup_key(run.tier)), run.tier)
+        merge(doc, [r.to_dict() for r in run.results], now, run_id=run.run_id)
+        configured = (
+            {c.id for c in self.config.checks_for(run.tier)}
+            if run.tier in self.config.tiers
+            else set()
+        )
+        doc["checks"] = {k: v for k, v in doc["checks"].items() if k in configured}
+        store.put_document(rollup_key(run.tier), json.dumps(doc).encode(), "application/json")
+        rollups = {run.tier: doc}
+        for tier in self.config.tiers:
+            if tier != run.tier:
+                rollups[tier] = load_rollup(store.get_document(rollup_key(tier)), tier)
+        page = render(self.config, rollups, now, self.title)
+        store.put_document(STATUS_PAGE_KEY, page.encode(), "text/html; charset=utf-8")
+
+
+def status_page_main(args: argparse.Namespace, config: Config, backend: str, data_dir: str) -> int:
+    """`healthwatch status-page --out FILE`: the same page, built from the stored history."""
+    from healthwatch.history import history_store
+    from healthwatch.report import with_progress
+
+    now = datetime.now(UTC)
+    since = now - timedelta(days=DAYS)
+    records = with_progress(
+        history_store(backend, data_dir).query_all(since, now + timedelta(seconds=1))
+    )
+    page = render(config, build_rollups(records, now), now)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(page, encoding="utf-8")
+    print(f"wrote {out} ({len(config.checks)} checks)")
+    return 0

@@ -1,0 +1,234 @@
+"""The status page: rollup arithmetic, a self-contained page, the after-run hook, the command."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from healthwatch.cli import main
+from healthwatch.config import parse_config
+from healthwatch.engine import Backend
+from healthwatch.models import Result, TierRun, iso
+from healthwatch.statuspage import (
+    DAYS,
+    LATENCY_POINTS,
+    StatusPageWriter,
+    build_rollups,
+    day_class,
+    empty_rollup,
+    merge,
+    overall_state,
+    render,
+    rollup_key,
+)
+from healthwatch.storage.keys import STATUS_PAGE_KEY
+from healthwatch.storage.local import LocalStore
+
+NOW = datetime(2026, 11, 26, 21, 0, tzinfo=UTC)
+
+CONFIG = """
+version: 1
+tiers:
+  quick: {schedule: rate(15 minutes), description: Production endpoints}
+  hourly: {schedule: rate(1 hour)}
+checks:
+  - {id: api, name: "API <&> \\"edge\\"", tier: quick, url: "http://127.0.0.1:9/"}
+  - {id: web, name: Web, tier: quick, url: "http://127.0.0.1:9/"}
+  - {id: shop, name: Shop, tier: hourly, url: "http://127.0.0.1:9/"}
+"""
+
+
+def rec(
+    check: str,
+    at: datetime,
+    status: str = "up",
+    latency: float | None = 100.0,
+    tier: str = "quick",
+    **details: object,
+) -> dict:
+    return Result(
+        f"{tier}-{iso(at)}",
+        tier,
+        check,
+        check.title(),
+        "http",
+        "http://x/",
+        iso(at),
+        status,
+        latency,
+        error="timeout" if status == "down" else None,  # type: ignore[arg-type]
+        details=dict(details),
+    ).to_dict()
+
+
+def test_merge_counts_days_and_tracks_incidents():
+    t = NOW - timedelta(hours=2)
+    records = [
+        rec("api", t + timedelta(minutes=15 * i), s)
+        for i, s in enumerate(["up", "down", "down", "up", "degraded", "down"])
+    ]
+    records.append(rec("api", t - timedelta(days=1), "up"))
+    doc = merge(empty_rollup("quick"), records, NOW)
+    api = doc["checks"]["api"]
+    assert api["days"] == {
+        (t - timedelta(days=1)).strftime("%Y-%m-%d"): {
+            "up": 1,
+            "degraded": 0,
+            "down": 0,
+            "maintenance": 0,
+        },
+        t.strftime("%Y-%m-%d"): {"up": 2, "degraded": 1, "down": 3, "maintenance": 0},
+    }
+    assert [(i["started_at"], i["ended_at"], i["results"]) for i in api["incidents"]] == [
+        (iso(t + timedelta(minutes=15)), iso(t + timedelta(minutes=45)), 2),
+        (iso(t + timedelta(minutes=75)), None, 1),
+    ]
+    assert api["last"]["status"] == "down" and len(api["latency"]) == 7
+
+
+def test_merge_is_idempotent_per_run_and_prunes_old_days():
+    doc = empty_rollup("quick")
+    run = [rec("api", NOW)]
+    merge(doc, run, NOW, run_id="r1")
+    merge(doc, run, NOW, run_id="r1")
+    assert doc["checks"]["api"]["days"][NOW.strftime("%Y-%m-%d")]["up"] == 1
+    merge(doc, [rec("api", NOW - timedelta(days=DAYS + 3))], NOW, run_id="r0")
+    assert list(doc["checks"]["api"]["days"]) == [NOW.strftime("%Y-%m-%d")]
+    merge(doc, [rec("api", NOW + timedelta(minutes=i)) for i in range(LATENCY_POINTS + 10)], NOW)
+    assert len(doc["checks"]["api"]["latency"]) == LATENCY_POINTS
+
+
+def test_maintenance_results_neither_count_as_down_nor_open_incidents():
+    doc = merge(empty_rollup("quick"), [rec("api", NOW, "down", maintenance="deploy")], NOW)
+    day = doc["checks"]["api"]["days"][NOW.strftime("%Y-%m-%d")]
+    assert (day["down"], day["maintenance"]) == (0, 1) and doc["checks"]["api"]["incidents"] == []
+
+
+@pytest.mark.parametrize(
+    ("statuses", "state"),
+    [
+        ([], None),
+        ([None], None),
+        (["up", "up"], "up"),
+        (["up", "degraded"], "degraded"),
+        (["up", "down", "degraded"], "partial"),
+        (["down", "down", None], "down"),
+    ],
+)
+def test_overall_state(statuses, state):
+    assert overall_state(statuses) == state
+
+
+@pytest.mark.parametrize(
+    ("counts", "cls"),
+    [
+        (None, "none"),
+        ({"up": 0, "degraded": 0, "down": 0, "maintenance": 4}, "none"),
+        ({"up": 96}, "up"),
+        ({"up": 90, "degraded": 6}, "degraded"),
+        ({"up": 95, "down": 1}, "partial"),  # 98.96% up
+        ({"up": 10, "down": 10}, "down"),
+    ],
+)
+def test_day_colour(counts, cls):
+    assert day_class(counts)[0] == cls
+
+
+def test_page_is_self_contained_and_escaped():
+    config = parse_config(CONFIG)
+    records = [rec("api", NOW - timedelta(minutes=15 * i)) for i in range(10)]
+    records += [rec("web", NOW - timedelta(minutes=5), "down")]
+    page = render(config, build_rollups(records, NOW), NOW)
+    # Nothing fetched from anywhere: no scripts, stylesheets, fonts, images or frames.
+    assert not re.search(r"<(script|link|img|iframe|object|embed)\b", page, re.I)
+    assert not re.search(r"(src|href)\s*=|url\(|@import|@font-face", page, re.I)
+    assert "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
+    # Names are escaped, every configured check has a card with 90 bars, even without data.
+    assert "API &lt;&amp;&gt; &quot;edge&quot;" in page and "<&>" not in page
+    for cid, status in (("api", "up"), ("web", "down"), ("shop", "none")):
+        card = re.search(
+            rf'<section class="card check" data-check="{cid}" '
+            rf'data-status="{status}">(.*?)</section>',
+            page,
+            re.S,
+        )
+        assert card is not None, cid
+        assert card.group(1).count("<rect ") == DAYS
+    assert 'data-state="down"' in page and "Partial outage" in page
+    assert "Web</strong>: down since" in page  # the open incident
+    assert 'name="viewport"' in page
+
+
+def test_hook_keeps_the_rollup_and_writes_the_page(tmp_path):
+    config = parse_config(CONFIG)
+    store = LocalStore(tmp_path)
+    clock = {"now": NOW - timedelta(hours=1)}
+    writer = StatusPageWriter(
+        config, Backend(states=store, results=store, history=store), now=lambda: clock["now"]
+    )
+    history = []
+    for i in range(4):
+        at = clock["now"]
+        results = [
+            Result.from_dict(rec("api", at, "down" if i == 2 else "up")),
+            Result.from_dict(rec("web", at, latency=200.0 + i)),
+            Result.from_dict(rec("gone", at)),
+        ]  # no longer in the config
+        history += [r.to_dict() for r in results if r.check_id != "gone"]
+        run = TierRun(f"quick-{i}", "quick", iso(at), 1.0, results)
+        writer(run)
+        writer(run)  # a retried hook must not count the run twice
+        clock["now"] += timedelta(minutes=15)
+    writer(
+        TierRun(
+            "hourly-0",
+            "hourly",
+            iso(clock["now"]),
+            1.0,
+            [Result.from_dict(rec("shop", clock["now"], "degraded", tier="hourly"))],
+        )
+    )
+    history.append(rec("shop", clock["now"], "degraded", tier="hourly"))
+
+    page = store.get_document(STATUS_PAGE_KEY).decode()
+    assert 'data-check="shop" data-status="degraded"' in page
+    assert 'data-check="api" data-status="up"' in page and "gone" not in page
+    quick = json.loads(store.get_document(rollup_key("quick")))
+    assert set(quick["checks"]) == {"api", "web"}
+    # The hook's rollup is what the command rebuilds from history.
+    rebuilt = build_rollups(history, clock["now"])
+    for tier in ("quick", "hourly"):
+        stored = json.loads(store.get_document(rollup_key(tier)))
+        assert stored["checks"] == rebuilt[tier]["checks"]
+
+
+def test_status_page_command_builds_the_page_from_history(tmp_path, capsys):
+    config_path = tmp_path / "checks.yaml"
+    config_path.write_text(CONFIG)
+    store = LocalStore(tmp_path / "data")
+    now = datetime.now(UTC)
+    results = [Result.from_dict(rec("api", now - timedelta(days=d))) for d in range(0, 30)]
+    store.write_run(TierRun("quick-x", "quick", iso(now), 1.0, results))
+    out = tmp_path / "site" / "index.html"
+    assert (
+        main(
+            [
+                "status-page",
+                "--config",
+                str(config_path),
+                "--data-dir",
+                str(tmp_path / "data"),
+                "--out",
+                str(out),
+                "--backend",
+                "local",
+            ]
+        )
+        == 0
+    )
+    page = out.read_text()
+    assert 'data-check="api" data-status="up"' in page and "100.00% uptime" in page
+    assert page.count('<rect class="up"') == 30
+    assert str(out) in capsys.readouterr().out
