@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from healthwatch.config import Check, MaintenanceWindow
-from healthwatch.models import AlertEvent, AlertState, Result, iso, parse_iso
+from healthwatch.models import AlertEvent, AlertState, EventKind, Result, iso, parse_iso
 
 RECENT = 5  # results kept in the state for the alert text
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -120,9 +120,9 @@ def _compact(result: Result) -> dict[str, object]:
     }
 
 
-def _event(kind: str, state: AlertState, result: Result, check: Check, stamp: str) -> AlertEvent:
+def _event(kind: EventKind, state: AlertState, result: Result, check: Check, stamp: str) -> AlertEvent:
     return AlertEvent(
-        event=kind,  # type: ignore[arg-type]
+        event=kind,
         check_id=check.id,
         check_name=check.name,
         tier=check.tier,

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from healthwatch.engine import Backend
 from healthwatch.models import AlertEvent
-from healthwatch.notify import DeliveryError
+from healthwatch.notify import DeliveryError, Notifier
 
 if TYPE_CHECKING:
     import requests
@@ -30,7 +30,7 @@ class LazyChat:
         self._config = config
         self._session = session
         self._secrets = secrets
-        self._notifier: object | None = None
+        self._notifier: Notifier | None = None
 
     def send(self, event: AlertEvent) -> None:
         from healthwatch.notify.chat import ChatNotifier, providers_from_config
@@ -40,7 +40,7 @@ class LazyChat:
             if not providers:
                 return
             self._notifier = ChatNotifier(providers, self._session)
-        self._notifier.send(event)  # type: ignore[attr-defined]
+        self._notifier.send(event)
 
 
 def local_backend(
@@ -57,7 +57,7 @@ def local_backend(
 
     store = LocalStore(data_dir)
     chat = LazyChat(config, session, secrets) if alert else None
-    notifier = LocalNotifier(store.alerts_path, chat)  # type: ignore[arg-type]
+    notifier = LocalNotifier(store.alerts_path, chat)
     backend = Backend(states=store, results=store, history=store, notifier=notifier)
     from healthwatch.postrun import hooks
 

@@ -45,18 +45,18 @@ class Strict(BaseModel):
 
 class Defaults(Strict):
     timeout: Duration = 5.0
-    failure_threshold: int = Field(3, ge=1)
+    failure_threshold: int = Field(default=3, ge=1)
     retry_interval: Duration = 10.0
-    success_threshold: int = Field(1, ge=1)
+    success_threshold: int = Field(default=1, ge=1)
     reminder_interval: Duration = 21600.0
 
 
 class Slo(Strict):
-    availability: float = Field(99.9, gt=0, le=100)
-    latency_p95_ms: float = Field(500.0, gt=0)
-    error_rate: float = Field(0.1, ge=0, le=100)
+    availability: float = Field(default=99.9, gt=0, le=100)
+    latency_p95_ms: float = Field(default=500.0, gt=0)
+    error_rate: float = Field(default=0.1, ge=0, le=100)
     # Multi-window burn-rate alert (Google SRE workbook): both windows over the threshold.
-    burn_rate_threshold: float = Field(14.4, gt=0)
+    burn_rate_threshold: float = Field(default=14.4, gt=0)
     burn_short_window: Duration = 3600.0
     burn_long_window: Duration = 21600.0
 
@@ -105,9 +105,9 @@ class Check(Strict):
     conditions: list[str] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)
     timeout: Duration | None = None
-    failure_threshold: int | None = Field(None, ge=1)
+    failure_threshold: int | None = Field(default=None, ge=1)
     retry_interval: Duration | None = None
-    success_threshold: int | None = Field(None, ge=1)
+    success_threshold: int | None = Field(default=None, ge=1)
     reminder_interval: Duration | None = None
 
     _options: Any = PrivateAttr(default=None)
@@ -236,11 +236,11 @@ class MaintenanceWindow(Strict):
 
 class Config(Strict):
     version: Literal[1] = 1
-    defaults: Defaults = Field(default_factory=Defaults)
+    defaults: Defaults = Field(default_factory=lambda: Defaults())
     slo: Slo | None = None
     tiers: dict[str, TierConfig]
     checks: list[Check]
-    notifications: Notifications = Field(default_factory=Notifications)
+    notifications: Notifications = Field(default_factory=lambda: Notifications())
     maintenance: list[MaintenanceWindow] = Field(default_factory=list)
 
     @field_validator("tiers")

@@ -14,7 +14,16 @@ from typing import TYPE_CHECKING
 
 from healthwatch import alerting, probes
 from healthwatch.conditions import EvalContext, evaluate_all, parse_condition
-from healthwatch.models import AlertEvent, AlertState, Result, TierRun, iso, utcnow, worst
+from healthwatch.models import (
+    AlertEvent,
+    AlertState,
+    Result,
+    Status,
+    TierRun,
+    iso,
+    utcnow,
+    worst,
+)
 from healthwatch.notify import DeliveryError, Notifier
 from healthwatch.probes import Observation, ProbeContext, ProbeError
 from healthwatch.storage import ConflictError, HistoryStore, ResultStore, StateStore
@@ -116,17 +125,17 @@ def run_tier(
 
     problems: list[str] = []
     _decide_and_notify(config, run, checks, states, backend, secrets, now, problems)
-    for name, store in (("results", backend.results), ("history", backend.history)):
-        if store is None or not run.results:
-            continue
+    writes: list[tuple[str, Callable[[TierRun], object]]] = []
+    if backend.results is not None:
+        writes.append(("results store", backend.results.write_run))
+    if backend.history is not None:
+        writes.append(("history store", backend.history.put_results))
+    for name, write in writes if run.results else []:
         try:
-            if name == "results":
-                store.write_run(run)  # type: ignore[union-attr]
-            else:
-                store.put_results(run)  # type: ignore[union-attr]
+            write(run)
         except Exception as exc:  # surfaced below, after the other store had its chance
             log.error("storing the run failed", extra={"store": name, "error": type(exc).__name__})
-            problems.append(f"{name} store: {secrets.redact(str(exc))}")
+            problems.append(f"{name}: {secrets.redact(str(exc))}")
     for hook in backend.after_run:
         try:
             hook(run)
@@ -304,6 +313,7 @@ def _result(
         conditions = _DEFAULT_CACHE[key]
     evaluated = evaluate_all(conditions, ctx) if obs.error is None or obs.verdict else []
     warned = evaluate_all(check.parsed_warnings, ctx) if obs.error is None else []
+    status: Status
     if obs.error is not None and obs.verdict is None:
         status = "down"
     else:
@@ -329,7 +339,7 @@ def _result(
         type=check.type,
         target=check.target,
         started_at=started_at,
-        status=status,  # type: ignore[arg-type]
+        status=status,
         latency_ms=obs.latency_ms,
         http_status=obs.http_status,
         error=error,

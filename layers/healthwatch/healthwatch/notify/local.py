@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 from healthwatch.models import AlertEvent
-from healthwatch.notify.chat import ChatNotifier
+from healthwatch.notify import Notifier
 
 log = logging.getLogger(__name__)
 
@@ -20,7 +20,7 @@ class LocalNotifier:
     disk; the `DeliveryError` then propagates for the engine to report.
     """
 
-    def __init__(self, path: Path, chat: ChatNotifier | None = None) -> None:
+    def __init__(self, path: Path, chat: Notifier | None = None) -> None:
         self.path = Path(path)
         self.chat = chat
 

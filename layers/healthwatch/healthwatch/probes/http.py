@@ -68,7 +68,7 @@ def probe(check: Check, ctx: ProbeContext) -> Observation:
         data = ctx.secrets.resolve(opts.body).encode()
     headers.setdefault("User-Agent", "healthwatch/0.1 (+synthetic monitor)")
     verify: bool | str = False if opts.insecure else (opts.ca_bundle or True)
-    uses = " ".join(check.conditions + check.warnings)
+    uses = {p for c in (*check.parsed_conditions, *check.parsed_warnings) for p in c.placeholders}
 
     obs = Observation(default_conditions=DEFAULT_CONDITIONS)
     method = opts.method
@@ -118,12 +118,14 @@ def probe(check: Check, ctx: ProbeContext) -> Observation:
     obs.body = body
     obs.details = {"url_final": _strip_query(url) if url != ctx.secrets.resolve(opts.url) else None}
     obs.details = {k: v for k, v in obs.details.items() if v is not None}
-    if ("[BODY]." in uses or "[BODY][" in uses) and body:
+    if "BODY" in uses and _wants_json(check) and body:
         try:
             json.loads(body)
-        except ValueError as exc:
+        except json.JSONDecodeError as exc:
             obs.error = f"invalid_json: body is not JSON ({exc.msg} at char {exc.pos})"
-    if "[CERTIFICATE_EXPIRATION]" in uses and urlsplit(url).scheme == "https":
+        except ValueError:
+            obs.error = "invalid_json: body is not JSON (not UTF-8 text)"
+    if "CERTIFICATE_EXPIRATION" in uses and urlsplit(url).scheme == "https":
         _certificate(obs, url, opts, ctx)
     return obs
 
@@ -145,6 +147,12 @@ def _certificate(obs: Observation, url: str, opts: Options, ctx: ProbeContext) -
         "issuer": info.issuer,
         "days_left": round(info.days_left, 1),
     }
+
+
+def _wants_json(check: Check) -> bool:
+    """A condition reads a JSON path or counts JSON items: a non-JSON body is then an error."""
+    texts = [c.raw.upper() for c in (*check.parsed_conditions, *check.parsed_warnings)]
+    return any("[BODY]." in t or "[BODY][" in t for t in texts)
 
 
 def _read_capped(resp: requests.Response, cap: int, deadline: float, timeout: float) -> bytes:
@@ -256,6 +264,7 @@ def _tls_reason(exc: Exception) -> str:
     for needle, reason in (
         ("certificate has expired", "certificate expired"),
         ("Hostname mismatch", "hostname mismatch"),
+        ("IP address mismatch", "hostname mismatch"),
         ("IP address mismatch", "hostname mismatch"),  # OpenSSL's words for an IP target
         ("self-signed", "self-signed certificate"),
         ("self signed", "self-signed certificate"),
