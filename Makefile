@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 TIER   ?= quick
 ARGS   ?=
 
-.PHONY: install run demo test lint bench build deploy invoke-local clean
+.PHONY: install run demo test lint bench build deploy invoke-local clean browser
 
 $(STAMP): pyproject.toml layers/healthwatch/requirements.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -24,7 +24,14 @@ run: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python demo/demo.py
 
-test: $(STAMP)
+## headless Chromium for the status page's browser test (Debian's package, installed as root)
+browser:
+	@test -x /usr/bin/chromium || { if [ "$$(id -u)" = 0 ]; then \
+		DEBIAN_FRONTEND=noninteractive apt-get update -q && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; \
+	else echo "make browser: /usr/bin/chromium is missing; as root: apt-get install chromium" >&2; fi; }
+
+test: $(STAMP) browser
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile $(ARGS)
 
 lint: $(STAMP)
