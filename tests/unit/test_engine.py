@@ -426,3 +426,28 @@ def test_an_undersized_pool_is_what_that_last_test_would_catch(
     session.close()
 
     assert [r for r in caplog.records if "pool is full" in r.getMessage()]
+
+
+def test_a_missing_secret_is_not_re_probed(tmp_path):
+    """Waiting `retry_interval` cannot make a secret appear: one attempt, down, error `secret`."""
+    from healthwatch.engine import Backend, new_session, run_tier
+    from healthwatch.secrets import Secrets
+    from healthwatch.storage.local import LocalStore
+    from tests.helpers import config as make_config
+
+    cfg = make_config("""
+        defaults: {retry_interval: 5s}
+        tiers: {quick: {schedule: rate(15 minutes)}}
+        checks:
+          - id: needs-token
+            tier: quick
+            url: http://127.0.0.1:9/health
+            headers: {Authorization: "Bearer ${secret:team/api-token}"}
+    """)
+    waits: list[float] = []
+    run = run_tier(cfg, "quick", Backend(states=LocalStore(tmp_path)), session=new_session(2),
+                   secrets=Secrets.local({}), sleep=waits.append)
+    (res,) = run.results
+    assert res.status == "down" and res.attempts == 1 and waits == []
+    assert res.error is not None and res.error.startswith("secret: ")
+    assert "HW_SECRET_TEAM_API_TOKEN" in res.error

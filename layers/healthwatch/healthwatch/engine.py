@@ -38,6 +38,8 @@ log = logging.getLogger("healthwatch.engine")
 
 MAX_WORKERS = 64
 SAVE_ATTEMPTS = 5
+# Error classes a re-probe within the run cannot fix: the next run tries again.
+NOT_RETRIED = frozenset({"secret", "invalid_url"})
 
 
 class RunError(Exception):
@@ -263,6 +265,8 @@ def run_check(
         result = _result(check, run_id, tier, started_at, _observe(check, ctx), attempt)
         if result.status != "down" or attempt >= allowed or stop.is_set():
             break
+        if (result.error or "").split(":", 1)[0] in NOT_RETRIED:
+            break  # waiting retry_interval cannot fix a missing secret or a bad URL
         interval = check.setting("retry_interval")
         if time.monotonic() + interval >= deadline:
             break
