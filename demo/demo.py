@@ -30,8 +30,12 @@ class World:
 
 
 def agent_health() -> tuple[int, dict[str, Any]]:
-    return 200, {"status": "ok", "service": "agent-service", "version": "1.4.2",
-                 "uptime": round(time.time() - World.started, 1)}
+    return 200, {
+        "status": "ok",
+        "service": "agent-service",
+        "version": "1.4.2",
+        "uptime": round(time.time() - World.started, 1),
+    }
 
 
 def mcp_health() -> tuple[int, dict[str, Any]]:
@@ -40,8 +44,10 @@ def mcp_health() -> tuple[int, dict[str, Any]]:
     if broken:
         metrics["query_support"] = {"calls": 120, "errors": 31, "errorRate": 0.258}
     return (503 if broken else 200), {
-        "status": "degraded" if broken else "ok", "service": "llamaindex-rag-mcp",
-        "tools": list(TOOLS), "metrics": metrics,
+        "status": "degraded" if broken else "ok",
+        "service": "llamaindex-rag-mcp",
+        "tools": list(TOOLS),
+        "metrics": metrics,
     }
 
 
@@ -125,8 +131,9 @@ def main() -> int:
                 World.run = n
                 state = "unhealthy" if n in UNHEALTHY_RUNS else "healthy"
                 print(f"\n=== run {n}/{RUNS}: the MCP service is {state} ===", flush=True)
-                healthwatch(["run", "--tier", "quick", "--config", str(cfg), "--data-dir", tmp,
-                             "--alert"])
+                healthwatch(
+                    ["run", "--tier", "quick", "--config", str(cfg), "--data-dir", tmp, "--alert"]
+                )
                 sys.stdout.flush()
             alerts = (Path(tmp) / "alerts.jsonl").read_text().splitlines()
             events = [json.loads(line)["event"] for line in alerts]

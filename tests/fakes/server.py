@@ -90,7 +90,11 @@ class FakeServer:
                 body = self.rfile.read(length) if length else b""
                 parts = urlsplit(self.path)
                 req = Request(
-                    self.command, parts.path, parse_qs(parts.query), dict(self.headers.items()), body
+                    self.command,
+                    parts.path,
+                    parse_qs(parts.query),
+                    dict(self.headers.items()),
+                    body,
                 )
                 with server._lock:
                     server.requests.append(req)

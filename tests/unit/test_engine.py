@@ -433,6 +433,7 @@ def test_a_missing_secret_is_not_re_probed(tmp_path):
     from healthwatch.engine import Backend, new_session, run_tier
     from healthwatch.secrets import Secrets
     from healthwatch.storage.local import LocalStore
+
     from tests.helpers import config as make_config
 
     cfg = make_config("""
@@ -445,8 +446,14 @@ def test_a_missing_secret_is_not_re_probed(tmp_path):
             headers: {Authorization: "Bearer ${secret:team/api-token}"}
     """)
     waits: list[float] = []
-    run = run_tier(cfg, "quick", Backend(states=LocalStore(tmp_path)), session=new_session(2),
-                   secrets=Secrets.local({}), sleep=waits.append)
+    run = run_tier(
+        cfg,
+        "quick",
+        Backend(states=LocalStore(tmp_path)),
+        session=new_session(2),
+        secrets=Secrets.local({}),
+        sleep=waits.append,
+    )
     (res,) = run.results
     assert res.status == "down" and res.attempts == 1 and waits == []
     assert res.error is not None and res.error.startswith("secret: ")

@@ -1,4 +1,4 @@
-"""The local backend's files: S3's layout, JSON Lines, and a state file that is never half-written."""
+"""The local backend's files: S3's layout, JSON Lines, a state file never half-written."""
 
 from __future__ import annotations
 

@@ -120,7 +120,9 @@ def _compact(result: Result) -> dict[str, object]:
     }
 
 
-def _event(kind: EventKind, state: AlertState, result: Result, check: Check, stamp: str) -> AlertEvent:
+def _event(
+    kind: EventKind, state: AlertState, result: Result, check: Check, stamp: str
+) -> AlertEvent:
     return AlertEvent(
         event=kind,
         check_id=check.id,

@@ -217,7 +217,9 @@ def _print_run(run: TierRun, config: Config, colour: bool, out: TextIO = sys.std
     alerts = ""
     if run.alerts:
         alerts = " · alerts: " + ", ".join(f"{a.event} {a.check_id}" for a in run.alerts)
-    print(f"  {run.tier}: {c['up']} up, {c['degraded']} degraded, {c['down']} down{alerts}", file=out)
+    print(
+        f"  {run.tier}: {c['up']} up, {c['degraded']} degraded, {c['down']} down{alerts}", file=out
+    )
     print(f"  {overall_line(run)}", file=out)
 
 
