@@ -232,3 +232,59 @@ def test_status_page_command_builds_the_page_from_history(tmp_path, capsys):
     assert 'data-check="api" data-status="up"' in page and "100.00% uptime" in page
     assert page.count('<rect class="up"') == 30
     assert str(out) in capsys.readouterr().out
+
+
+def test_every_local_run_writes_the_page_and_the_comprehensive_one_the_log(tmp_path):
+    from healthwatch.backends import local_backend
+    from healthwatch.engine import new_session
+    from healthwatch.reliability import ReliabilityLog
+    from healthwatch.secrets import Secrets
+    from healthwatch.slo import SloBurnAlerts
+
+    from tests.fakes.server import FakeServer, Response
+
+    with FakeServer() as server:
+        server.route("GET", "/health", Response(200, {"status": "ok"}))
+        config_path = tmp_path / "checks.yaml"
+        config_path.write_text(f"""
+version: 1
+slo: {{availability: 99.9}}
+tiers:
+  quick: {{schedule: rate(15 minutes)}}
+  comprehensive: {{schedule: rate(6 hours)}}
+checks:
+  - {{id: api, tier: quick, url: "{server.url}/health"}}
+  - {{id: deep, tier: comprehensive, url: "{server.url}/health"}}
+""")
+        # The local backend gets every after-run hook
+        backend = local_backend(
+            parse_config(config_path.read_text()),
+            tmp_path / "d",
+            session=new_session(2),
+            secrets=Secrets.local(),
+        )
+        kinds = [type(h) for h in backend.after_run]
+        assert kinds == [SloBurnAlerts, StatusPageWriter, ReliabilityLog]
+        # And `healthwatch run --all` leaves the page and the log in the data directory
+        assert (
+            main(
+                [
+                    "run",
+                    "--all",
+                    "--config",
+                    str(config_path),
+                    "--data-dir",
+                    str(tmp_path / "d"),
+                    "--backend",
+                    "local",
+                    "--json",
+                ]
+            )
+            == 0
+        )
+    page = (tmp_path / "d" / "status" / "index.html").read_text()
+    assert (
+        'data-check="api" data-status="up"' in page and 'data-check="deep" data-status="up"' in page
+    )
+    assert "All systems operational" in page
+    assert (tmp_path / "d" / "reports" / "reliability.md").read_text().startswith("# Reliability")

@@ -17,6 +17,7 @@ def hooks(config: Config, backend: Backend, secrets: Secrets) -> list[Callable[[
 
     SLO burn alerts come first, so a status page written after them is current.
     """
+    from healthwatch.reliability import ReliabilityLog
     from healthwatch.slo import SloBurnAlerts
     from healthwatch.statuspage import StatusPageWriter
 
@@ -25,4 +26,5 @@ def hooks(config: Config, backend: Backend, secrets: Secrets) -> list[Callable[[
         out.append(SloBurnAlerts(config, backend, secrets))
     if backend.results is not None:
         out.append(StatusPageWriter(config, backend))
+        out.append(ReliabilityLog(config, backend))
     return out
