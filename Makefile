@@ -42,5 +42,28 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_engine.py
 
+## sam validate --lint + sam build (needs the AWS SAM CLI); checks.yaml goes into each function
+SAM    ?= sam
+PARAMS ?=
+build: $(STAMP)
+	@command -v $(SAM) >/dev/null || { echo "make build needs the AWS SAM CLI: https://docs.aws.amazon.com/serverless-application-model/latest/developerguide/install-sam-cli.html" >&2; exit 2; }
+	$(SAM) validate --lint
+	$(SAM) build
+	for fn in .aws-sam/build/*Function; do cp checks.yaml "$$fn/checks.yaml"; done
+
+## sam deploy (--guided the first time, which saves the answers in samconfig.toml);
+## PARAMS='QuickSchedule="rate(5 minutes)" AlertEmail=ops@example.com' overrides parameters
+deploy: build
+	@if grep -qE '^[[:space:]]*region[[:space:]]*=' samconfig.toml; then \
+		echo $(SAM) deploy $(if $(PARAMS),--parameter-overrides $(PARAMS)); \
+		$(SAM) deploy $(if $(PARAMS),--parameter-overrides $(PARAMS)); \
+	else \
+		$(SAM) deploy --guided $(if $(PARAMS),--parameter-overrides $(PARAMS)); \
+	fi
+
+## run a handler in-process with events/ against template.yaml's stack in a local moto server
+invoke-local: $(STAMP)
+	$(BIN)/python -m scripts.invoke_local --tier $(TIER) $(ARGS)
+
 clean:
 	rm -rf $(VENV) .healthwatch .aws-sam .pytest_cache .mypy_cache .ruff_cache
