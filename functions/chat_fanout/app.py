@@ -1,4 +1,4 @@
-"""Lambda handler: SNS alert records -> every chat provider under `notifications` (Slack, Discord)."""
+"""Lambda handler: SNS alert records -> every chat provider of the config (Slack, Discord)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.data_classes import SNSEvent, event_source
-
 from healthwatch import aws
 from healthwatch.engine import new_session
 from healthwatch.models import AlertEvent
@@ -40,8 +39,9 @@ def handler(event: SNSEvent, context: Any) -> dict[str, Any]:
     chat, posted, failed = notifier(), 0, []
     for record in event.records:
         alert = AlertEvent.from_dict(json.loads(record.sns.message))
-        logger.append_keys(check_id=alert.check_id, event=alert.event, run_id=alert.run_id,
-                           tier=alert.tier)
+        logger.append_keys(
+            check_id=alert.check_id, event=alert.event, run_id=alert.run_id, tier=alert.tier
+        )
         try:
             chat.send(alert)
             posted += 1

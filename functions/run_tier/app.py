@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
-
 from healthwatch import aws
 from healthwatch.engine import RunError, new_session, run_tier
 

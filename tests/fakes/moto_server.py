@@ -64,6 +64,7 @@ class MotoServer:
 
     def start(self) -> MotoServer:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request
+        logging.getLogger("moto").setLevel(logging.ERROR)  # "no support for ...": MOTO_GAPS
         self._server.start()
         host, port = self._server.get_host_and_port()
         self.url = f"http://{host}:{port}"
@@ -244,11 +245,16 @@ def fill_gaps(server: MotoServer, stack: Stack) -> None:
     s3.put_bucket_ownership_controls(Bucket=bucket, OwnershipControls=props["OwnershipControls"])
     rules = []
     for rule in props["LifecycleConfiguration"]["Rules"]:
-        api: dict[str, Any] = {"ID": rule["Id"], "Status": rule["Status"],
-                               "Filter": {"Prefix": rule.get("Prefix", "")}}
+        api: dict[str, Any] = {
+            "ID": rule["Id"],
+            "Status": rule["Status"],
+            "Filter": {"Prefix": rule.get("Prefix", "")},
+        }
         if "Transitions" in rule:
-            api["Transitions"] = [{"Days": t["TransitionInDays"], "StorageClass": t["StorageClass"]}
-                                  for t in rule["Transitions"]]
+            api["Transitions"] = [
+                {"Days": t["TransitionInDays"], "StorageClass": t["StorageClass"]}
+                for t in rule["Transitions"]
+            ]
         if "ExpirationInDays" in rule:
             api["Expiration"] = {"Days": int(_resolve(rule["ExpirationInDays"], refs, parameters))}
         if "AbortIncompleteMultipartUpload" in rule:
@@ -284,5 +290,7 @@ def _resolve(value: Any, refs: Mapping[str, str], parameters: Mapping[str, str])
     if "Fn::GetAtt" in value:
         return refs[".".join(value["Fn::GetAtt"])]
     if "Fn::Sub" in value:
-        return re.sub(r"\$\{([^}]+)\}", lambda m: {**refs, **parameters}[m.group(1)], value["Fn::Sub"])
+        return re.sub(
+            r"\$\{([^}]+)\}", lambda m: {**refs, **parameters}[m.group(1)], value["Fn::Sub"]
+        )
     return {k: _resolve(v, refs, parameters) for k, v in value.items()}

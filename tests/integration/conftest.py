@@ -33,7 +33,9 @@ def stack(moto_server: MotoServer) -> Stack:
 
 
 @pytest.fixture
-def aws_env(moto_server: MotoServer, stack: Stack, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+def aws_env(
+    moto_server: MotoServer, stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> dict[str, str]:
     """The functions' environment, every client pointed at the moto server."""
     from healthwatch import aws
 

@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-
 from healthwatch.config import ConfigError
 from healthwatch.models import AlertEvent, AlertState, TierRun
 from healthwatch.notify import DeliveryError
 from healthwatch.notify.sns import MESSAGE_LIMIT, SnsNotifier, publish_request
 from healthwatch.storage.dynamodb import DynamoStore, StoreError
+
 from tests.helpers import result
 
 T0 = datetime(2026, 11, 26, 20, 45, tzinfo=UTC)
@@ -32,7 +32,9 @@ def make_table(moto_server, stack) -> str:
         KeySchema=props["KeySchema"],
         BillingMode=props["BillingMode"],
     )
-    client.update_time_to_live(TableName=name, TimeToLiveSpecification=props["TimeToLiveSpecification"])
+    client.update_time_to_live(
+        TableName=name, TimeToLiveSpecification=props["TimeToLiveSpecification"]
+    )
     return name
 
 
@@ -43,8 +45,16 @@ def counted(client) -> Counter[str]:
 
 
 def run_of(n: int, at: datetime = T0, tier: str = "quick") -> TierRun:
-    results = [result(f"c{i:03d}", "down" if i % 3 == 0 else "up", at=at, tier=tier,
-                      error="timeout: x" if i % 3 == 0 else None) for i in range(n)]
+    results = [
+        result(
+            f"c{i:03d}",
+            "down" if i % 3 == 0 else "up",
+            at=at,
+            tier=tier,
+            error="timeout: x" if i % 3 == 0 else None,
+        )
+        for i in range(n)
+    ]
     for r in results:
         r.latency_ms = 100.25 + r.latency_ms
         r.http_status = 200
@@ -121,8 +131,13 @@ def test_unprocessed_keys_are_read_again(aws_env, moto_server, stack):
             self.calls += 1
             ((name, request),) = RequestItems.items()
             if self.calls == 1:
-                first = real.batch_get_item(RequestItems={name: {**request, "Keys": request["Keys"][:1]}})
-                return {**first, "UnprocessedKeys": {name: {**request, "Keys": request["Keys"][1:]}}}
+                first = real.batch_get_item(
+                    RequestItems={name: {**request, "Keys": request["Keys"][:1]}}
+                )
+                return {
+                    **first,
+                    "UnprocessedKeys": {name: {**request, "Keys": request["Keys"][1:]}},
+                }
             return real.batch_get_item(RequestItems=RequestItems)
 
     partial = Partial()
@@ -159,7 +174,9 @@ def test_a_state_write_is_conditional_on_its_version(aws_env, moto_server, stack
     table = make_table(moto_server, stack)
     store = DynamoStore(client, table)
     saved = store.save(AlertState(check_id="a", incident_open=True, probe_memory={"x": 1.5}))
-    item = client.get_item(TableName=table, Key={"pk": {"S": "check#a"}, "sk": {"S": "state"}})["Item"]
+    item = client.get_item(TableName=table, Key={"pk": {"S": "check#a"}, "sk": {"S": "state"}})[
+        "Item"
+    ]
     assert item["version"] == {"N": "1"} and item["incident_open"] == {"BOOL": True}
     assert store.load(["a"])["a"] == saved
     from healthwatch.storage import ConflictError
@@ -173,11 +190,17 @@ def test_a_state_write_is_conditional_on_its_version(aws_env, moto_server, stack
 
 def alert(**changes: Any) -> AlertEvent:
     base = AlertEvent(
-        event="triggered", check_id="agent-service", check_name="Agent SDK Service", tier="quick",
-        status="down", started_at="2026-11-26T20:45:00.123Z", at="2026-11-26T20:45:01.000Z",
-        error="timeout: no answer in 5s", result=result("agent-service", "down", at=T0,
-                                                        error="timeout: no answer in 5s").to_dict(),
-        target="https://hotdash-agent-service.fly.dev/health", run_id="quick-x-ab12",
+        event="triggered",
+        check_id="agent-service",
+        check_name="Agent SDK Service",
+        tier="quick",
+        status="down",
+        started_at="2026-11-26T20:45:00.123Z",
+        at="2026-11-26T20:45:01.000Z",
+        error="timeout: no answer in 5s",
+        result=result("agent-service", "down", at=T0, error="timeout: no answer in 5s").to_dict(),
+        target="https://hotdash-agent-service.fly.dev/health",
+        run_id="quick-x-ab12",
     )
     for k, v in changes.items():
         setattr(base, k, v)
@@ -192,7 +215,11 @@ def test_the_publish_request_serves_machines_and_people():
     assert AlertEvent.from_dict(json.loads(message["default"])).check_name == "A" * 200
     assert "What failed:" in message["email"] and "timeout: no answer in 5s" in message["email"]
     assert {k: v["StringValue"] for k, v in request["MessageAttributes"].items()} == {
-        "event": "triggered", "severity": "critical", "tier": "quick", "check_id": "agent-service"}
+        "event": "triggered",
+        "severity": "critical",
+        "tier": "quick",
+        "check_id": "agent-service",
+    }
 
 
 def test_an_oversized_event_is_trimmed_to_what_sns_takes():
@@ -201,7 +228,8 @@ def test_an_oversized_event_is_trimmed_to_what_sns_takes():
     request = publish_request(huge, "arn:aws:sns:us-east-1:123456789012:t")
     assert len(request["Message"].encode()) <= MESSAGE_LIMIT
     assert json.loads(json.loads(request["Message"])["default"])["result"]["details"] == {
-        "truncated": True}
+        "truncated": True
+    }
 
 
 class FlakySns:
@@ -225,14 +253,17 @@ def test_throttling_is_retried_then_published(aws_env, moto_server, stack):
 
 def test_a_delivery_that_keeps_failing_raises(aws_env, moto_server, stack):
     flaky = FlakySns(moto_server.client("sns"), ["Throttling"] * 10)
-    with pytest.raises(DeliveryError, match=r"triggered alert for agent-service not published \(Throttling\)"):
+    with pytest.raises(
+        DeliveryError, match=r"triggered alert for agent-service not published \(Throttling\)"
+    ):
         SnsNotifier(flaky, stack.outputs["AlertTopicArn"], sleep=lambda s: None).send(alert())
     assert flaky.calls == 4
     # A refusal that will not get better is not retried.
     missing = FlakySns(moto_server.client("sns"), [])
     with pytest.raises(DeliveryError, match="NotFound"):
-        SnsNotifier(missing, stack.outputs["AlertTopicArn"] + "-gone",
-                    sleep=lambda s: None).send(alert())
+        SnsNotifier(missing, stack.outputs["AlertTopicArn"] + "-gone", sleep=lambda s: None).send(
+            alert()
+        )
     assert missing.calls == 1
 
 
@@ -243,8 +274,9 @@ def test_settings_name_every_bad_variable(aws_env, monkeypatch):
     from healthwatch.aws import settings
 
     with pytest.raises(ConfigError) as failure:
-        settings({"RESULTS_BUCKET": "Not_A_Bucket", "HISTORY_DAYS": "-1",
-                  "ALERT_TOPIC_ARN": "topic"})
+        settings(
+            {"RESULTS_BUCKET": "Not_A_Bucket", "HISTORY_DAYS": "-1", "ALERT_TOPIC_ARN": "topic"}
+        )
     text = str(failure.value)
     assert "RESULTS_BUCKET" in text and "HISTORY_DAYS" in text and "ALERT_TOPIC_ARN" in text
     env = settings({"HISTORY_TABLE": "history", "HEALTHWATCH_TIERS": "quick, integrations"})
@@ -264,11 +296,13 @@ def test_the_stack_name_is_enough(aws_env, stack, monkeypatch):
 
 def test_the_config_can_live_in_the_bucket(aws_env, stack, moto_server, monkeypatch):
     from healthwatch.aws import load_config_from_env, settings
+
     from tests.fakes.moto_server import ROOT
 
     bucket = stack.outputs["ResultsBucket"]
-    moto_server.client("s3").put_object(Bucket=bucket, Key="config/checks.yaml",
-                                        Body=(ROOT / "checks.yaml").read_bytes())
+    moto_server.client("s3").put_object(
+        Bucket=bucket, Key="config/checks.yaml", Body=(ROOT / "checks.yaml").read_bytes()
+    )
     monkeypatch.setenv("CHECKS_CONFIG", f"s3://{bucket}/config/checks.yaml")
     assert "agent-service" in [c.id for c in load_config_from_env(settings()).checks]
     monkeypatch.setenv("CHECKS_CONFIG", f"s3://{bucket}/config/missing.yaml")
@@ -281,8 +315,9 @@ def test_secret_and_parameter_references_resolve_once_per_container(aws_env, mot
 
     name = f"hotdash/token-{uuid.uuid4().hex[:6]}"
     moto_server.client("secretsmanager").create_secret(Name=name, SecretString="s3cr3t-value")
-    moto_server.client("ssm").put_parameter(Name=f"/{name}", Value="p4ram-value",
-                                            Type="SecureString")
+    moto_server.client("ssm").put_parameter(
+        Name=f"/{name}", Value="p4ram-value", Type="SecureString"
+    )
     secrets = aws_secrets()
     text = f"Bearer ${{secret:{name}}} / ${{ssm:/{name}}}"
     assert secrets.resolve(text) == "Bearer s3cr3t-value / p4ram-value"
@@ -301,13 +336,30 @@ def test_secret_and_parameter_references_resolve_once_per_container(aws_env, mot
     ("event", "tier"),
     [
         ({"tier": "integrations"}, "integrations"),
-        ({"detail-type": "Scheduled Event", "detail": {},
-          "resources": ["arn:aws:events:us-east-1:1:rule/healthwatch-comprehensive"]},
-         "comprehensive"),
-        ({"detail-type": "Scheduled Event", "detail": {"tier": "quick"},
-          "resources": ["arn:aws:events:us-east-1:1:rule/anything"]}, "quick"),
-        ({"detail-type": "Scheduled Event", "detail": {},
-          "resources": ["arn:aws:events:us-east-1:1:rule/hw_stack_quick"]}, "quick"),
+        (
+            {
+                "detail-type": "Scheduled Event",
+                "detail": {},
+                "resources": ["arn:aws:events:us-east-1:1:rule/healthwatch-comprehensive"],
+            },
+            "comprehensive",
+        ),
+        (
+            {
+                "detail-type": "Scheduled Event",
+                "detail": {"tier": "quick"},
+                "resources": ["arn:aws:events:us-east-1:1:rule/anything"],
+            },
+            "quick",
+        ),
+        (
+            {
+                "detail-type": "Scheduled Event",
+                "detail": {},
+                "resources": ["arn:aws:events:us-east-1:1:rule/hw_stack_quick"],
+            },
+            "quick",
+        ),
     ],
 )
 def test_the_tier_of_an_event(event, tier):

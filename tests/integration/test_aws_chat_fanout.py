@@ -7,8 +7,8 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-
 from healthwatch.notify import DeliveryError
+
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.slack import FakeSlack
 from tests.integration.conftest import event, load_handler, unique, write_config
@@ -42,8 +42,9 @@ def chat(aws_env, moto_server, monkeypatch, tmp_path, slack, discord):
         f'  slack: {{webhook_url: "${{secret:{prefix}/slack-webhook}}"}}\n'
         f'  discord: {{webhook_url: "${{secret:{prefix}/discord-webhook}}"}}\n'
     )
-    config = write_config(tmp_path, [(unique(), "http://127.0.0.1:9/health")],
-                          notifications=notifications)
+    config = write_config(
+        tmp_path, [(unique(), "http://127.0.0.1:9/health")], notifications=notifications
+    )
     monkeypatch.setenv("CHECKS_CONFIG", str(config))
     return load_handler(CHAT_FANOUT)
 
@@ -96,9 +97,12 @@ def test_a_webhook_secret_that_cannot_be_read_fails_the_delivery(
     aws_env, monkeypatch, tmp_path, lambda_context
 ):
     notifications = 'notifications:\n  slack: {webhook_url: "${secret:hotdash-missing/slack}"}\n'
-    config = write_config(tmp_path, [(unique(), "http://127.0.0.1:9/health")],
-                          notifications=notifications)
+    config = write_config(
+        tmp_path, [(unique(), "http://127.0.0.1:9/health")], notifications=notifications
+    )
     monkeypatch.setenv("CHECKS_CONFIG", str(config))
     chat = load_handler(CHAT_FANOUT)
-    with pytest.raises(DeliveryError, match=r"slack: cannot resolve \$\{secret:hotdash-missing/slack\}"):
+    with pytest.raises(
+        DeliveryError, match=r"slack: cannot resolve \$\{secret:hotdash-missing/slack\}"
+    ):
         chat.handler(event("sns-alert-triggered.json"), lambda_context)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from healthwatch.cli import main
+
 from tests.integration.conftest import Subscription, events_of, unique, write_config
 
 
@@ -20,8 +21,9 @@ def test_run_and_history_with_the_aws_backend(
     inbox = Subscription(moto_server, stack.outputs["AlertTopicArn"])
 
     # When the command runs the tier twice, the second time against a failing target
-    assert main(["run", "--backend", "aws", "--config", str(config), "--tier", "quick",
-                 "--json"]) == 0
+    assert (
+        main(["run", "--backend", "aws", "--config", str(config), "--tier", "quick", "--json"]) == 0
+    )
     first = json.loads(capsys.readouterr().out)
     target.status = 500
     assert main(["run", "--backend", "aws", "--config", str(config), "--json"]) == 1
@@ -35,13 +37,30 @@ def test_run_and_history_with_the_aws_backend(
     assert json.loads(latest["Body"].read())["run_id"] == second["run_id"]
 
     # and `history` reads both results back from DynamoDB
-    assert main(["history", "--backend", "aws", "--config", str(config), "--check", cid,
-                 "--since", "1h", "--json"]) == 0
+    assert (
+        main(
+            [
+                "history",
+                "--backend",
+                "aws",
+                "--config",
+                str(config),
+                "--check",
+                cid,
+                "--since",
+                "1h",
+                "--json",
+            ]
+        )
+        == 0
+    )
     history = json.loads(capsys.readouterr().out)
     assert [r["run_id"] for r in history] == [first["run_id"], second["run_id"]]
     assert [r["status"] for r in history] == ["up", "down"]
-    assert main(["history", "--backend", "aws", "--config", str(config), "--check", cid,
-                 "--no-color"]) == 0
+    assert (
+        main(["history", "--backend", "aws", "--config", str(config), "--check", cid, "--no-color"])
+        == 0
+    )
     assert "DOWN" in capsys.readouterr().out
 
 

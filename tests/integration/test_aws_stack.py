@@ -38,21 +38,31 @@ def test_the_stack_creates_storage_alerts_queues_and_functions(stack, moto_serve
     assert moto_server.client("sns").get_topic_attributes(TopicArn=out["AlertTopicArn"])
     sqs = moto_server.client("sqs")
     assert {u.rsplit("/", 1)[-1].rsplit("-", 1)[0] for u in sqs.list_queues()["QueueUrls"]} >= {
-        "healthwatch-DeadLetterQueue", "healthwatch-ChatFailureQueue"}
+        "healthwatch-DeadLetterQueue",
+        "healthwatch-ChatFailureQueue",
+    }
     groups = moto_server.client("logs").describe_log_groups(logGroupNamePrefix="/aws/lambda/")
     assert len(groups["logGroups"]) == 4
     assert all(g["retentionInDays"] == 30 for g in groups["logGroups"])
     # and a function per tier with its own timeout, and the chat function
     lam = moto_server.client("lambda")
     timeouts = {}
-    for output in ("RunQuickFunction", "RunIntegrationsFunction", "RunComprehensiveFunction",
-                   "ChatFanoutFunction"):
+    for output in (
+        "RunQuickFunction",
+        "RunIntegrationsFunction",
+        "RunComprehensiveFunction",
+        "ChatFanoutFunction",
+    ):
         config = lam.get_function_configuration(FunctionName=out[output])
         assert config["Runtime"] == "python3.11" and config["Handler"] == "app.handler"
         timeouts[output] = config["Timeout"]
         assert config["Environment"]["Variables"]["HISTORY_TABLE"] == out["HistoryTable"]
-    assert timeouts == {"RunQuickFunction": 300, "RunIntegrationsFunction": 300,
-                        "RunComprehensiveFunction": 600, "ChatFanoutFunction": 60}
+    assert timeouts == {
+        "RunQuickFunction": 300,
+        "RunIntegrationsFunction": 300,
+        "RunComprehensiveFunction": 600,
+        "ChatFanoutFunction": 60,
+    }
     # and the layer (moto drops it from the functions: MOTO_GAPS["Layers"])
     layers = lam.list_layers()["Layers"]
     assert any("HealthwatchLayer" in layer["LayerName"] for layer in layers)

@@ -6,9 +6,9 @@ import uuid
 from typing import Any
 
 import pytest
-
 from healthwatch.storage.dynamodb import DynamoStore
 from healthwatch.storage.s3 import S3ResultStore
+
 from tests.integration.test_aws_adapters import make_table
 from tests.integration.test_store_contract import (  # noqa: F401 - collected here as well
     test_documents_round_trip,
@@ -41,4 +41,6 @@ def store(aws_env, moto_server, stack) -> AwsStores:
     s3 = moto_server.client("s3")
     s3.create_bucket(Bucket=bucket)
     dynamodb = moto_server.client("dynamodb")
-    return AwsStores(S3ResultStore(s3, bucket), DynamoStore(dynamodb, make_table(moto_server, stack)))
+    return AwsStores(
+        S3ResultStore(s3, bucket), DynamoStore(dynamodb, make_table(moto_server, stack))
+    )

@@ -84,8 +84,15 @@ def test_functions_runtime_architecture_layer_and_timeouts(sam, cfn):
         assert props["Handler"] == "app.handler"
         assert len(props["Layers"]) == 1
         env = props["Environment"]["Variables"]
-        assert {"RESULTS_BUCKET", "HISTORY_TABLE", "ALERT_TOPIC_ARN", "CHECKS_CONFIG",
-                "HISTORY_DAYS", "POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE"} <= set(env)
+        assert {
+            "RESULTS_BUCKET",
+            "HISTORY_TABLE",
+            "ALERT_TOPIC_ARN",
+            "CHECKS_CONFIG",
+            "HISTORY_DAYS",
+            "POWERTOOLS_SERVICE_NAME",
+            "POWERTOOLS_METRICS_NAMESPACE",
+        } <= set(env)
         timeouts.add(json.dumps(props["Timeout"]))
     assert len(timeouts) == 4  # one per tier, and the chat function's own
     for tier, (function, _) in TIERS.items():
@@ -106,14 +113,18 @@ def test_failed_runs_and_undelivered_chat_alerts_land_in_queues(cfn):
         "Fn::GetAtt": ["ChatFailureQueue", "Arn"]
     }
     subscription = cfn["Resources"]["ChatFanoutFunctionAlerts"]["Properties"]
-    assert subscription["Protocol"] == "lambda" and subscription["TopicArn"] == {"Ref": "AlertTopic"}
+    assert subscription["Protocol"] == "lambda" and subscription["TopicArn"] == {
+        "Ref": "AlertTopic"
+    }
 
 
 def test_bucket_is_private_encrypted_tls_only_with_lifecycle(cfn):
     props = cfn["Resources"]["ResultsBucket"]["Properties"]
     assert props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
     assert all(props["PublicAccessBlockConfiguration"].values())
-    rule = next(r for r in props["LifecycleConfiguration"]["Rules"] if r.get("Prefix") == "results/")
+    rule = next(
+        r for r in props["LifecycleConfiguration"]["Rules"] if r.get("Prefix") == "results/"
+    )
     assert rule["Transitions"] == [{"StorageClass": "STANDARD_IA", "TransitionInDays": 30}]
     assert rule["ExpirationInDays"] == {"Ref": "ResultRetentionDays"}
     policy = cfn["Resources"]["ResultsBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
@@ -133,7 +144,9 @@ def test_email_subscription_only_when_an_address_is_given(cfn):
     email = cfn["Resources"]["AlertEmailSubscription"]
     assert email["Condition"] == "HasAlertEmail"
     assert email["Properties"]["Protocol"] == "email"
-    assert cfn["Conditions"]["HasAlertEmail"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "AlertEmail"}, ""]}]}
+    assert cfn["Conditions"]["HasAlertEmail"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "AlertEmail"}, ""]}]
+    }
 
 
 def test_log_groups_have_a_retention(cfn):
@@ -144,15 +157,25 @@ def test_log_groups_have_a_retention(cfn):
 
 
 def test_outputs(cfn):
-    assert {"ResultsBucket", "HistoryTable", "AlertTopicArn", "RunQuickFunction",
-            "RunIntegrationsFunction", "RunComprehensiveFunction",
-            "ChatFanoutFunction"} <= set(cfn["Outputs"])
+    assert {
+        "ResultsBucket",
+        "HistoryTable",
+        "AlertTopicArn",
+        "RunQuickFunction",
+        "RunIntegrationsFunction",
+        "RunComprehensiveFunction",
+        "ChatFanoutFunction",
+    } <= set(cfn["Outputs"])
 
 
 def test_run_functions_get_least_privilege(cfn):
     for function, _ in TIERS.values():
         granted = statements(cfn, f"{function}Role")
-        actions = {a for s in granted for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
+        actions = {
+            a
+            for s in granted
+            for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+        }
         assert not any(a.endswith("*") for a in actions), actions
         writes = next(s for s in granted if s["Action"] == "s3:PutObject")
         prefixes = {r["Fn::Sub"].split("/", 1)[1] for r in writes["Resource"]}
@@ -163,12 +186,17 @@ def test_run_functions_get_least_privilege(cfn):
         assert secrets["Resource"]["Fn::Sub"].endswith(":secret:${SecretPrefix}*")
         for s in granted:  # a wildcard resource only with a condition that narrows it
             if s.get("Resource") == "*":
-                assert s["Action"] == "kms:Decrypt" and "kms:ViaService" in s["Condition"]["StringEquals"]
+                assert (
+                    s["Action"] == "kms:Decrypt"
+                    and "kms:ViaService" in s["Condition"]["StringEquals"]
+                )
 
 
 def test_chat_function_cannot_write_or_publish(cfn):
     granted = statements(cfn, "ChatFanoutFunctionRole")
-    actions = {a for s in granted for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
+    actions = {
+        a for s in granted for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+    }
     assert not any(a.startswith(("dynamodb:", "sns:", "s3:Put")) for a in actions)
 
 

@@ -1,4 +1,4 @@
-"""The AWS backend: its validated environment, boto3 clients, adapters, secrets, and handler helpers."""
+"""The AWS backend: its checked environment, boto3 clients, adapters, secrets, handler helpers."""
 
 from __future__ import annotations
 
@@ -47,9 +47,13 @@ class AwsSettings(BaseModel):
     results_bucket: str | None = Field(
         None, alias="RESULTS_BUCKET", pattern=r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$"
     )
-    history_table: str | None = Field(None, alias="HISTORY_TABLE", pattern=r"^[A-Za-z0-9_.\-]{3,255}$")
+    history_table: str | None = Field(
+        None, alias="HISTORY_TABLE", pattern=r"^[A-Za-z0-9_.\-]{3,255}$"
+    )
     alert_topic_arn: str | None = Field(
-        None, alias="ALERT_TOPIC_ARN", pattern=r"^arn:[a-z\-]+:sns:[a-z0-9\-]+:\d{12}:[A-Za-z0-9_\-]+$"
+        None,
+        alias="ALERT_TOPIC_ARN",
+        pattern=r"^arn:[a-z\-]+:sns:[a-z0-9\-]+:\d{12}:[A-Za-z0-9_\-]+$",
     )
     checks_config: str = Field("checks.yaml", alias="CHECKS_CONFIG", min_length=1)
     history_days: int = Field(30, alias="HISTORY_DAYS", ge=1, le=3650)
@@ -95,15 +99,21 @@ def settings(environ: Mapping[str, str] | None = None) -> AwsSettings:
     except ValidationError as exc:
         raise ConfigError(
             "environment",
-            [f"{'.'.join(map(str, e['loc']))}: {e['msg']} (got {e.get('input')!r})" for e in exc.errors()],
+            [
+                f"{'.'.join(map(str, e['loc']))}: {e['msg']} (got {e.get('input')!r})"
+                for e in exc.errors()
+            ],
         ) from None
 
 
 def _stack_outputs(stack: str) -> dict[str, str]:
     response = client("cloudformation").describe_stacks(StackName=stack)
     outputs = response["Stacks"][0].get("Outputs", [])
-    return {o["OutputValue"]: STACK_OUTPUTS[o["OutputKey"]]
-            for o in outputs if o["OutputKey"] in STACK_OUTPUTS}
+    return {
+        o["OutputValue"]: STACK_OUTPUTS[o["OutputKey"]]
+        for o in outputs
+        if o["OutputKey"] in STACK_OUTPUTS
+    }
 
 
 # -- clients -----------------------------------------------------------------------------------
@@ -147,7 +157,7 @@ def client(service: str) -> Any:
 def aws_backend(
     config: Config, *, session: requests.Session, secrets: Secrets, env: AwsSettings | None = None
 ) -> Backend:
-    """Results in S3, history and alert state in DynamoDB, alerts to SNS, plus the after-run hooks."""
+    """Results in S3, history and alert state in DynamoDB, alerts to SNS, the after-run hooks."""
     from healthwatch.notify.sns import SnsNotifier
     from healthwatch.postrun import hooks
     from healthwatch.storage.s3 import S3ResultStore
@@ -202,10 +212,7 @@ class ParameterSource:
 
     def get(self, name: str) -> str:
         provider = self._get_provider()
-        if self.kind == "secret":
-            value = provider.get(name)
-        else:
-            value = provider.get(name, decrypt=True)
+        value = provider.get(name) if self.kind == "secret" else provider.get(name, decrypt=True)
         if isinstance(value, bytes):
             return value.decode("utf-8")
         return str(value)
@@ -213,8 +220,9 @@ class ParameterSource:
 
 def aws_secrets() -> Secrets:
     """`${secret:...}` from Secrets Manager, `${ssm:...}` from Parameter Store, `${env:...}`."""
-    return Secrets({"env": EnvSource(), "secret": ParameterSource("secret"),
-                    "ssm": ParameterSource("ssm")})
+    return Secrets(
+        {"env": EnvSource(), "secret": ParameterSource("secret"), "ssm": ParameterSource("ssm")}
+    )
 
 
 def load_config_from_env(env: AwsSettings | None = None) -> Config:
@@ -261,8 +269,10 @@ def served_tiers(config: Config, env: AwsSettings) -> tuple[str, ...]:
     if unknown:
         raise ConfigError(
             "environment",
-            [f"HEALTHWATCH_TIERS: {', '.join(map(repr, unknown))} not in the config "
-             f"(tiers: {', '.join(config.tiers)})"],
+            [
+                f"HEALTHWATCH_TIERS: {', '.join(map(repr, unknown))} not in the config "
+                f"(tiers: {', '.join(config.tiers)})"
+            ],
         )
     return env.tiers or tuple(config.tiers)
 
@@ -343,7 +353,7 @@ def tracing(env: AwsSettings) -> Callable[[F], F]:
         return lambda handler: handler
     from aws_lambda_powertools import Tracer
 
-    decorator: Callable[[F], F] = Tracer().capture_lambda_handler
+    decorator: Callable[[F], F] = Tracer().capture_lambda_handler  # type: ignore[assignment]
     return decorator
 
 

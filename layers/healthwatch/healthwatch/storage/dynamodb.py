@@ -84,7 +84,9 @@ class DynamoStore:
             if attempt < self.max_attempts:
                 self.sleep(_backoff(attempt))
         left = sum(len(v) for v in pending.values())
-        raise StoreError(f"{left} history items still unprocessed after {self.max_attempts} attempts")
+        raise StoreError(
+            f"{left} history items still unprocessed after {self.max_attempts} attempts"
+        )
 
     def query(
         self, check_id: str, since: datetime, until: datetime | None = None
@@ -101,9 +103,7 @@ class DynamoStore:
         }
         return [r for r in self._pages("query", params) if r["started_at"] < iso(until)]
 
-    def query_all(
-        self, since: datetime, until: datetime | None = None
-    ) -> Iterator[dict[str, Any]]:
+    def query_all(self, since: datetime, until: datetime | None = None) -> Iterator[dict[str, Any]]:
         """A scan: the table holds `history_days` of results, small enough for a report."""
         until = until or self.now() + timedelta(seconds=1)
         params: dict[str, Any] = {

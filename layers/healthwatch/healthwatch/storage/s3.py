@@ -35,7 +35,11 @@ class S3ResultStore:
 
     def put_document(self, key: str, body: bytes, content_type: str) -> None:
         self.client.put_object(
-            Bucket=self.bucket, Key=key, Body=body, ContentType=content_type, CacheControl="no-cache"
+            Bucket=self.bucket,
+            Key=key,
+            Body=body,
+            ContentType=content_type,
+            CacheControl="no-cache",
         )
 
     def get_document(self, key: str) -> bytes | None:
