@@ -1,0 +1,203 @@
+"""`chatwoot`: the unauthenticated `/health`, then `/api/v1/profile` with the user's API token."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from typing import TYPE_CHECKING, Any
+
+import requests
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from healthwatch.probes import Observation, ProbeContext, ProbeError
+from healthwatch.probes.http import classify
+from healthwatch.secrets import REFERENCE
+
+if TYPE_CHECKING:
+    from healthwatch.config import Check
+
+USER_AGENT = "healthwatch/0.1 (+synthetic monitor)"
+# Fields of the profile that are credentials: the user's own API token, the websocket
+# token and the identity-validation HMAC key. Never kept, logged or matched on.
+SECRET_FIELDS = ("access_token", "pubsub_token", "hmac_identifier")
+
+
+class Options(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    base_url: str  # the Chatwoot installation, e.g. https://app.chatwoot.com
+    token: str  # a user's API access token (Profile settings > Access token), as a reference
+    check_health: bool = True  # also GET the unauthenticated health endpoint first
+    health_path: str = "/health"  # `/api` also reports Redis and Postgres
+    account_id: int | None = Field(None, ge=1)  # when set, the user must be active in it
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        if not re.match(r"^https?://[^/]+", value):
+            raise ValueError(f"expected an http:// or https:// URL, got {value!r}")
+        return value.rstrip("/")
+
+    @field_validator("token")
+    @classmethod
+    def _token(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be empty")
+        return value
+
+    @field_validator("health_path")
+    @classmethod
+    def _path(cls, value: str) -> str:
+        if not value.startswith("/"):
+            raise ValueError("must start with /")
+        return value
+
+
+def target(options: Options) -> str:
+    return f"{options.base_url}/api/v1/profile"
+
+
+def probe(check: Check, ctx: ProbeContext) -> Observation:
+    opts: Options = check.options
+    token = ctx.secrets.resolve(opts.token).strip()
+    ctx.secrets.remember(token)
+    details: dict[str, Any] = {}
+    health_problem = _health(opts, ctx, details) if opts.check_health else None
+
+    start = time.perf_counter()
+    try:
+        resp = _get(ctx, target(opts), {"api_access_token": token})
+    except requests.exceptions.RequestException as exc:
+        raise ProbeError(*classify(exc, ctx.timeout)) from None
+    obs = Observation(latency_ms=_ms(start), http_status=resp.status_code, connected=True)
+    obs.details = details
+    status = resp.status_code
+    if status == 200:
+        _profile(obs, resp, opts, ctx)
+        if obs.error is None and health_problem:
+            obs.verdict = "degraded"
+            obs.error = f"health: {health_problem}"
+        return obs
+
+    message = ctx.secrets.redact(_vendor_message(resp))
+    suffix = f": {message}" if message else ""
+    if status == 401:
+        obs.error = "auth: Chatwoot rejected the API access token" + suffix
+        obs.details["credential"] = _references(opts.token)
+        obs.details["action"] = (
+            "The token was reset or its user removed: copy the access token from the user's "
+            f"Profile settings and update {_references(opts.token)}."
+        )
+    elif status == 429:
+        obs.verdict = "degraded"
+        obs.error = "rate_limited: Chatwoot throttled the request" + suffix
+        if retry_after := resp.headers.get("Retry-After"):
+            obs.details["retry_after_s"] = retry_after
+    elif status == 404:
+        obs.error = "not_found: no /api/v1/profile here; check `base_url`" + suffix
+    elif 300 <= status < 400:
+        obs.error = f"http_error: redirected ({status}) and not followed; check `base_url`"
+    else:
+        obs.error = f"http_error: Chatwoot answered {status} {resp.reason or ''}".rstrip() + suffix
+    if health_problem:
+        obs.details["health_problem"] = health_problem
+    return obs
+
+
+def _health(opts: Options, ctx: ProbeContext, details: dict[str, Any]) -> str | None:
+    """GET the health endpoint; a problem as text, or None. Unreachable raises ProbeError."""
+    start = time.perf_counter()
+    try:
+        resp = _get(ctx, f"{opts.base_url}{opts.health_path}", {})
+    except requests.exceptions.RequestException as exc:
+        kind, message = classify(exc, ctx.timeout)
+        raise ProbeError(kind, f"{message} (on {opts.health_path})") from None
+    health: dict[str, Any] = {"http_status": resp.status_code, "ms": _ms(start)}
+    details["health"] = health
+    try:
+        body = json.loads(resp.content)
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        # /health says {"status": "woot"}; /api adds version and dependency states.
+        for key in ("status", "version", "queue_services", "data_services"):
+            if isinstance(body.get(key), str):
+                health[key] = body[key]
+    if resp.status_code >= 400:
+        return f"{opts.health_path} answered {resp.status_code}"
+    failing = [k for k in ("queue_services", "data_services") if health.get(k) == "failing"]
+    if failing:
+        return f"{opts.health_path} reports {' and '.join(failing)} failing"
+    return None
+
+
+def _profile(obs: Observation, resp: requests.Response, opts: Options, ctx: ProbeContext) -> None:
+    try:
+        profile = json.loads(resp.content)
+        if not isinstance(profile, dict) or "id" not in profile:
+            raise TypeError
+    except (ValueError, TypeError):
+        obs.error = "invalid_json: /api/v1/profile did not return a user"
+        return
+    for field in SECRET_FIELDS:
+        value = profile.pop(field, None)
+        if isinstance(value, str):
+            ctx.secrets.remember(value)
+    # The body conditions see is the profile without its credentials.
+    obs.body = ctx.secrets.redact(json.dumps(profile)).encode()
+    accounts = [a for a in profile.get("accounts") or [] if isinstance(a, dict)]
+    obs.details.update(
+        user_id=profile.get("id"),
+        user_name=profile.get("available_name") or profile.get("name"),
+        role=profile.get("role"),
+        accounts=[
+            {k: a.get(k) for k in ("id", "name", "role", "status") if a.get(k) is not None}
+            for a in accounts
+        ],
+    )
+    if opts.account_id is None:
+        return
+    account = next((a for a in accounts if a.get("id") == opts.account_id), None)
+    if account is None:
+        obs.error = f"forbidden: the token's user is not a member of account {opts.account_id}"
+    elif account.get("status") not in (None, "active"):
+        obs.error = f"suspended: account {opts.account_id} is {account.get('status')}"
+
+
+def _get(ctx: ProbeContext, url: str, headers: dict[str, str]) -> requests.Response:
+    # Redirects are not followed: the token header would go to wherever they point.
+    return ctx.session.get(
+        url,
+        headers={"Accept": "application/json", "User-Agent": USER_AGENT, **headers},
+        timeout=ctx.timeout,
+        allow_redirects=False,
+    )
+
+
+def _vendor_message(resp: requests.Response) -> str:
+    """Chatwoot's `{"error": "..."}`, Devise's `{"errors": [...]}`, or rack-attack's text."""
+    try:
+        payload = json.loads(resp.content)
+    except ValueError:
+        text = (
+            resp.text.strip()
+            if resp.headers.get("Content-Type", "").startswith("text/plain")
+            else ""
+        )
+        return text[:200]
+    if not isinstance(payload, dict):
+        return ""
+    error = payload.get("error") or payload.get("errors") or payload.get("message") or ""
+    if isinstance(error, list):
+        error = "; ".join(map(str, error))
+    return str(error)[:300]
+
+
+def _references(text: str) -> str:
+    refs = [m.group(0) for m in REFERENCE.finditer(text)]
+    return ", ".join(refs) if refs else "the `token` option"
+
+
+def _ms(start: float) -> float:
+    return round((time.perf_counter() - start) * 1000, 1)

@@ -1,0 +1,359 @@
+"""`ga4`: a service-account key exchanged for a token, then one cheap Analytics API call."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from datetime import UTC
+from functools import cache
+from typing import TYPE_CHECKING, Any, Literal
+
+import requests
+from pydantic import BaseModel, ConfigDict, field_validator
+
+from healthwatch.probes import Observation, ProbeContext, ProbeError
+from healthwatch.probes.http import classify
+from healthwatch.secrets import REFERENCE
+
+if TYPE_CHECKING:
+    from healthwatch.config import Check
+
+SCOPE = "https://www.googleapis.com/auth/analytics.readonly"
+API_URLS = {
+    "admin": "https://analyticsadmin.googleapis.com",
+    "data": "https://analyticsdata.googleapis.com",
+}
+API_NAMES = {"admin": "Google Analytics Admin API", "data": "Google Analytics Data API"}
+USER_AGENT = "healthwatch/0.1 (+synthetic monitor)"
+# The smallest useful report: one metric over two days, one row, and the property's quota.
+REPORT = {
+    "dateRanges": [{"startDate": "yesterday", "endDate": "today"}],
+    "metrics": [{"name": "activeUsers"}],
+    "limit": "1",
+    "returnPropertyQuota": True,
+}
+REFRESH_MARGIN_S = 300  # fetch a new token this long before the cached one expires
+
+# Access tokens per container, keyed by (client_email, token_uri, private_key_id): a cache
+# (Google issues one-hour tokens), not a client. Entries are (token, expiry epoch seconds).
+_tokens: dict[tuple[str, str, str], tuple[str, float]] = {}
+_tokens_lock = threading.Lock()
+
+
+class Options(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    property_id: str  # numeric GA4 property id (or `properties/123`, or a reference)
+    credentials: str  # the service-account key file's JSON, as a secret reference
+    api: Literal["admin", "data"] = "data"
+    base_url: str | None = None  # the API's root; default Google's host for `api`
+
+    @field_validator("property_id", mode="before")
+    @classmethod
+    def _property(cls, value: object) -> object:
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)
+        if isinstance(value, str) and "${" not in value:
+            value = value.strip().removeprefix("properties/")
+            if not value.isdigit():
+                raise ValueError(f"expected a numeric GA4 property id, got {value!r}")
+        return value
+
+    @field_validator("credentials")
+    @classmethod
+    def _credentials(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be empty")
+        return value
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://[^/]+", value):
+            raise ValueError(f"expected an http:// or https:// URL, got {value!r}")
+        return value.rstrip("/") if value else value
+
+
+def target(options: Options) -> str:
+    return _url(options, options.property_id)
+
+
+def clear_token_cache() -> None:
+    """Forget every cached access token (tests; a rotated key is picked up by its new id)."""
+    with _tokens_lock:
+        _tokens.clear()
+
+
+def probe(check: Check, ctx: ProbeContext) -> Observation:
+    opts: Options = check.options
+    info = _key(ctx.secrets.resolve(opts.credentials), ctx)
+    property_id = ctx.secrets.resolve(opts.property_id).strip().removeprefix("properties/")
+    if not property_id.isdigit():
+        raise ProbeError("config", "property_id did not resolve to a numeric GA4 property id")
+    details: dict[str, Any] = {
+        "service_account": info["client_email"],
+        "key_id": info.get("private_key_id"),
+        "property": f"properties/{property_id}",
+        "api": opts.api,
+    }
+    cache_key = (info["client_email"], info["token_uri"], str(info.get("private_key_id", "")))
+    token = _cached_token(cache_key, ctx)
+    if token is None:
+        fresh = _new_token(info, cache_key, ctx, details, opts.credentials)
+        if isinstance(fresh, Observation):
+            return fresh
+        token = fresh
+
+    url = _url(opts, property_id)
+    headers = {"Authorization": f"Bearer {token}", "User-Agent": USER_AGENT}
+    start = time.perf_counter()
+    try:
+        if opts.api == "admin":
+            resp = ctx.session.get(url, headers=headers, timeout=ctx.timeout, allow_redirects=False)
+        else:
+            resp = ctx.session.post(
+                url, json=REPORT, headers=headers, timeout=ctx.timeout, allow_redirects=False
+            )
+    except requests.exceptions.RequestException as exc:
+        raise ProbeError(*classify(exc, ctx.timeout)) from None
+    obs = Observation(latency_ms=_ms(start), http_status=resp.status_code, connected=True)
+    obs.details = details
+    if resp.status_code == 200:
+        _answer(obs, resp, opts)
+    else:
+        _refusal(obs, resp, opts, info, cache_key, ctx)
+    obs.details = {k: v for k, v in obs.details.items() if v is not None}
+    return obs
+
+
+def _key(raw: str, ctx: ProbeContext) -> dict[str, Any]:
+    """The parsed service-account key; its private key becomes a secret to redact."""
+    ctx.secrets.remember(raw)
+    try:
+        info = json.loads(raw)
+    except ValueError:
+        raise ProbeError(
+            "credentials", "not JSON: expected the contents of a service-account key file"
+        ) from None
+    if not isinstance(info, dict) or info.get("type") != "service_account":
+        raise ProbeError(
+            "credentials", "not a service-account key (`type` must be service_account)"
+        )
+    missing = [f for f in ("client_email", "private_key", "token_uri") if not info.get(f)]
+    if missing:
+        raise ProbeError("credentials", f"the key lacks {', '.join(missing)}")
+    ctx.secrets.remember(str(info["private_key"]))
+    return info
+
+
+def _cached_token(key: tuple[str, str, str], ctx: ProbeContext) -> str | None:
+    with _tokens_lock:
+        entry = _tokens.get(key)
+    if entry is None or entry[1] - time.time() <= REFRESH_MARGIN_S:
+        return None
+    ctx.secrets.remember(entry[0])  # a new Secrets (next run) must know it too
+    return entry[0]
+
+
+def _new_token(
+    info: dict[str, Any],
+    key: tuple[str, str, str],
+    ctx: ProbeContext,
+    details: dict[str, Any],
+    reference: str,
+) -> str | Observation:
+    """Exchange a signed JWT for an access token at the key's `token_uri` (JWT bearer grant)."""
+    from google.auth import exceptions
+    from google.oauth2 import service_account
+
+    try:
+        credentials = service_account.Credentials.from_service_account_info(info, scopes=[SCOPE])
+    except Exception as exc:  # a malformed private key: say which kind, never the text
+        raise ProbeError(
+            "credentials", f"the service-account key could not be loaded ({type(exc).__name__})"
+        ) from None
+    start = time.perf_counter()
+    try:
+        credentials.refresh(_bounded_request(ctx.session, ctx.timeout))
+    except exceptions.RefreshError as exc:
+        message = ctx.secrets.redact(str(exc.args[0]) if exc.args else "refused")[:300]
+        details.update(
+            token_uri=info["token_uri"],
+            credential=_references(reference),
+            action=(
+                f"The key may have been deleted or disabled, or {info['client_email']} removed: "
+                f"create a new JSON key for it and update {_references(reference) or 'the secret'}."
+            ),
+        )
+        return Observation(
+            latency_ms=_ms(start),
+            error=f"auth: token exchange failed: {message}",
+            details={k: v for k, v in details.items() if v is not None},
+        )
+    except exceptions.TransportError as exc:
+        cause = exc.__cause__
+        if isinstance(cause, requests.exceptions.RequestException):
+            kind, message = classify(cause, ctx.timeout)
+        else:
+            kind, message = "connection_error", type(exc).__name__
+        raise ProbeError(kind, f"{message} (token endpoint)") from None
+    details["token_ms"] = _ms(start)
+    token = str(credentials.token)
+    ctx.secrets.remember(token)
+    expiry = credentials.expiry
+    expires_at = expiry.replace(tzinfo=UTC).timestamp() if expiry else time.time() + 3000
+    with _tokens_lock:
+        _tokens[key] = (token, expires_at)
+    return token
+
+
+def _answer(obs: Observation, resp: requests.Response, opts: Options) -> None:
+    try:
+        payload = json.loads(resp.content)
+        if not isinstance(payload, dict):
+            raise TypeError
+    except (ValueError, TypeError):
+        obs.error = f"invalid_json: the {API_NAMES[opts.api]} did not answer JSON"
+        return
+    obs.body = resp.content
+    if opts.api == "admin":
+        obs.details.update(
+            display_name=payload.get("displayName"),
+            time_zone=payload.get("timeZone"),
+            currency=payload.get("currencyCode"),
+            service_level=payload.get("serviceLevel"),
+            account=payload.get("account") or payload.get("parent"),
+        )
+        if payload.get("deleteTime"):
+            obs.error = f"not_found: the property is in the trash since {payload['deleteTime']}"
+        return
+    rows = payload.get("rows") or []
+    try:
+        active = int(rows[0]["metricValues"][0]["value"]) if rows else 0
+    except (KeyError, IndexError, TypeError, ValueError):
+        active = None
+    obs.details["active_users"] = active
+    quota = payload.get("propertyQuota") or {}
+    remaining = {
+        _snake(name): entry.get("remaining")
+        for name, entry in quota.items()
+        if isinstance(entry, dict) and "remaining" in entry
+    }
+    if remaining:
+        obs.details["quota_remaining"] = remaining
+
+
+def _refusal(
+    obs: Observation,
+    resp: requests.Response,
+    opts: Options,
+    info: dict[str, Any],
+    cache_key: tuple[str, str, str],
+    ctx: ProbeContext,
+) -> None:
+    status = resp.status_code
+    google_status, reason, message = _google_error(resp)
+    message = ctx.secrets.redact(message)
+    obs.details.update(google_status=google_status, reason=reason)
+    suffix = f": {message}" if message else ""
+    if status == 401:
+        with _tokens_lock:  # a revoked token: the next attempt exchanges the key again
+            _tokens.pop(cache_key, None)
+        obs.error = "auth" + (suffix or ": the access token was rejected")
+    elif status == 403:
+        obs.error = "forbidden" + (suffix or ": permission denied")
+        if reason == "SERVICE_DISABLED" or "has not been used in project" in message:
+            obs.details["action"] = (
+                f"Enable the {API_NAMES[opts.api]} in Google Cloud project "
+                f"{info.get('project_id', '(the key’s project)')}."
+            )
+        elif reason == "ACCESS_TOKEN_SCOPE_INSUFFICIENT":
+            obs.details["action"] = f"The token lacks the {SCOPE} scope."
+        else:
+            obs.details["action"] = (
+                f"Add {info['client_email']} to the GA4 property (Admin > Property access "
+                "management) with the Viewer role."
+            )
+    elif status == 404:
+        obs.error = "not_found" + (suffix or ": no such property")
+    elif status == 429:
+        obs.verdict = "degraded"
+        obs.error = "rate_limited" + (suffix or ": quota exhausted")
+    elif status == 400:
+        obs.error = "invalid_request" + (suffix or ": bad request")
+    elif 300 <= status < 400:
+        obs.error = f"http_error: redirected ({status}) and not followed; check `base_url`"
+    else:
+        obs.error = f"http_error: Google answered {status} {resp.reason or ''}".rstrip() + suffix
+
+
+def _google_error(resp: requests.Response) -> tuple[str | None, str | None, str]:
+    """(status, ErrorInfo reason, message) of Google's `{"error": {...}}` body."""
+    try:
+        error = json.loads(resp.content)["error"]
+        if not isinstance(error, dict):
+            raise TypeError
+    except (ValueError, KeyError, TypeError):
+        return None, None, ""
+    reason = None
+    for item in error.get("details") or []:
+        if isinstance(item, dict) and item.get("reason"):
+            reason = str(item["reason"])
+            break
+    status = error.get("status")
+    return (str(status) if status else None), reason, str(error.get("message") or "")[:300]
+
+
+@cache
+def _bounded_transport() -> type:
+    """google-auth's requests transport, with the probe's timeout as a budget for every try."""
+    from google.auth.transport.requests import Request
+
+    class BoundedRequest(Request):
+        def __init__(self, session: requests.Session, budget: float) -> None:
+            super().__init__(session=session)
+            self._deadline = time.monotonic() + budget
+            self._budget = budget
+
+        def __call__(
+            self,
+            url: str,
+            method: str = "GET",
+            body: Any = None,
+            headers: Any = None,
+            timeout: Any = None,
+            **kwargs: Any,
+        ) -> Any:
+            left = self._deadline - time.monotonic()
+            if left <= 0:  # google-auth retries 5xx with backoff; stop at our deadline
+                raise ProbeError("timeout", f"no token within {self._budget:g}s (token endpoint)")
+            return super().__call__(
+                url, method=method, body=body, headers=headers, timeout=left, **kwargs
+            )
+
+    return BoundedRequest
+
+
+def _bounded_request(session: requests.Session, budget: float) -> Any:
+    return _bounded_transport()(session, budget)
+
+
+def _url(options: Options, property_id: str) -> str:
+    base = options.base_url or API_URLS[options.api]
+    path = f"/v1beta/properties/{property_id}"
+    return base + (path if options.api == "admin" else f"{path}:runReport")
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def _references(text: str) -> str | None:
+    refs = [m.group(0) for m in REFERENCE.finditer(text)]
+    return ", ".join(refs) if refs else None
+
+
+def _ms(start: float) -> float:
+    return round((time.perf_counter() - start) * 1000, 1)

@@ -1,0 +1,204 @@
+"""`openai`: `GET /v1/models` with the key; bad key or no credit is down, rate limits degraded."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from typing import TYPE_CHECKING, Any
+
+import requests
+from pydantic import BaseModel, ConfigDict, field_validator
+
+from healthwatch.probes import Observation, ProbeContext, ProbeError
+from healthwatch.probes.http import classify
+from healthwatch.secrets import REDACTED, REFERENCE
+
+if TYPE_CHECKING:
+    from healthwatch.config import Check
+
+DEFAULT_BASE_URL = "https://api.openai.com"
+USER_AGENT = "healthwatch/0.1 (+synthetic monitor)"
+BILLING_URL = "https://platform.openai.com/settings/organization/billing"
+KEYS_URL = "https://platform.openai.com/api-keys"
+# A run of key-like characters: what a vendor message echoing (part of) a key looks like.
+_WORD = re.compile(r"[A-Za-z0-9_\-*.]{6,}")
+_FRAGMENT = 6
+
+
+class Options(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    token: str  # the API key (`sk-...`), as a secret reference
+    base_url: str = DEFAULT_BASE_URL
+    organization: str | None = None  # sent as OpenAI-Organization
+    project: str | None = None  # sent as OpenAI-Project
+    model: str | None = None  # when set, the key must be able to see this model
+
+    @field_validator("token")
+    @classmethod
+    def _token(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be empty")
+        return value
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        if not re.match(r"^https?://[^/]+", value):
+            raise ValueError(f"expected an http:// or https:// URL, got {value!r}")
+        return value.rstrip("/")
+
+
+def target(options: Options) -> str:
+    return f"{options.base_url}/v1/models"
+
+
+def probe(check: Check, ctx: ProbeContext) -> Observation:
+    opts: Options = check.options
+    key = ctx.secrets.resolve(opts.token).strip()
+    ctx.secrets.remember(key)
+    headers = {
+        "Authorization": f"Bearer {key}",
+        "Accept": "application/json",
+        "User-Agent": USER_AGENT,
+    }
+    if opts.organization:
+        headers["OpenAI-Organization"] = opts.organization
+    if opts.project:
+        headers["OpenAI-Project"] = opts.project
+    start = time.perf_counter()
+    try:
+        resp = ctx.session.get(
+            target(opts), headers=headers, timeout=ctx.timeout, allow_redirects=False
+        )
+    except requests.exceptions.RequestException as exc:
+        raise ProbeError(*classify(exc, ctx.timeout)) from None
+    obs = Observation(latency_ms=_ms(start), http_status=resp.status_code, connected=True)
+    obs.details = _header_details(resp)
+    status = resp.status_code
+    if status == 200:
+        return _models(obs, resp, opts)
+
+    code, kind_hint, raw_message = _vendor_error(resp)
+    # OpenAI's 401 message echoes part of the key ("Incorrect API key provided: sk-ab***yz"):
+    # it is never kept. Other messages are kept with anything key-like masked out.
+    message = _mask(ctx.secrets.redact(raw_message), key)
+    if code:
+        obs.details["code"] = code
+    if status == 401:
+        obs.error = f"auth: OpenAI rejected the API key ({code or 'unauthorized'})"
+        obs.details["credential"] = _references(opts.token)
+        obs.details["action"] = (
+            f"Create a key at {KEYS_URL} (or check `organization`/`project` match the key) "
+            f"and update {_references(opts.token)}."
+        )
+        return obs
+    if status == 429 and (code == "insufficient_quota" or kind_hint == "insufficient_quota"):
+        obs.error = "quota: the account is out of credit or over its budget" + _suffix(message)
+        obs.details["action"] = f"Add credit or raise the usage limit at {BILLING_URL}."
+        return obs
+    if status == 429:
+        obs.verdict = "degraded"
+        obs.error = "rate_limited: OpenAI rate limit reached" + _suffix(message)
+        return obs
+    if status == 403:
+        obs.error = f"forbidden: {code or 'forbidden'}" + _suffix(message)
+        return obs
+    if status == 404:
+        obs.error = "not_found: no /v1/models here; check `base_url`" + _suffix(message)
+        return obs
+    obs.error = f"http_error: OpenAI answered {status} {resp.reason or ''}".rstrip() + _suffix(
+        message
+    )
+    return obs
+
+
+def _models(obs: Observation, resp: requests.Response, opts: Options) -> Observation:
+    try:
+        payload = json.loads(resp.content)
+        models = [m["id"] for m in payload["data"]]
+    except (ValueError, KeyError, TypeError):
+        obs.error = "invalid_json: /v1/models did not return a list of models"
+        return obs
+    obs.body = resp.content
+    obs.details["models"] = len(models)
+    if opts.model is not None:
+        obs.details["model_available"] = opts.model in models
+        if opts.model not in models:
+            obs.error = f"not_found: model {opts.model} is not available to this key"
+    return obs
+
+
+def _header_details(resp: requests.Response) -> dict[str, Any]:
+    """`x-ratelimit-*` as `ratelimit.{limit,remaining,reset}_{requests,tokens}`, plus ids."""
+    details: dict[str, Any] = {}
+    limits: dict[str, Any] = {}
+    for name, value in resp.headers.items():
+        lower = name.lower()
+        if lower.startswith("x-ratelimit-"):
+            field = lower.removeprefix("x-ratelimit-").replace("-", "_")
+            limits[field] = int(value) if value.isdigit() else value
+    if limits:
+        details["ratelimit"] = dict(sorted(limits.items()))
+    for header, key in (
+        ("openai-organization", "organization"),
+        ("openai-project", "project"),
+        ("x-request-id", "request_id"),
+        ("retry-after", "retry_after_s"),
+    ):
+        if found := resp.headers.get(header):
+            details[key] = found
+    if processing := resp.headers.get("openai-processing-ms"):
+        details["processing_ms"] = int(processing) if processing.isdigit() else processing
+    return details
+
+
+def _vendor_error(resp: requests.Response) -> tuple[str | None, str | None, str]:
+    """(code, type, message) of OpenAI's `{"error": {...}}` body."""
+    try:
+        error = json.loads(resp.content)["error"]
+        if not isinstance(error, dict):
+            raise TypeError
+    except (ValueError, KeyError, TypeError):
+        return None, None, ""
+    code = error.get("code")
+    kind = error.get("type")
+    return (
+        str(code) if code else None,
+        str(kind) if kind else None,
+        str(error.get("message") or "")[:300],
+    )
+
+
+def _mask(text: str, key: str) -> str:
+    """`text` with every word that shares a run of characters with `key` replaced."""
+    if key:
+        text = text.replace(key, REDACTED)
+    if len(key) < _FRAGMENT:
+        return text
+    fragments = {key[i : i + _FRAGMENT] for i in range(len(key) - _FRAGMENT + 1)}
+
+    def word(match: re.Match[str]) -> str:
+        w = match.group(0)
+        for piece in w.split("*"):
+            if any(
+                piece[i : i + _FRAGMENT] in fragments for i in range(len(piece) - _FRAGMENT + 1)
+            ):
+                return REDACTED
+        return w
+
+    return _WORD.sub(word, text)
+
+
+def _suffix(message: str) -> str:
+    return f": {message}" if message else ""
+
+
+def _references(text: str) -> str:
+    refs = [m.group(0) for m in REFERENCE.finditer(text)]
+    return ", ".join(refs) if refs else "the `token` option"
+
+
+def _ms(start: float) -> float:
+    return round((time.perf_counter() - start) * 1000, 1)

@@ -1,0 +1,231 @@
+"""`shopify`: the Admin REST API's `shop.json` with the app's token, and why a shop is unusable."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from typing import TYPE_CHECKING, Any
+
+import requests
+from pydantic import BaseModel, ConfigDict, field_validator
+
+from healthwatch.probes import Observation, ProbeContext, ProbeError
+from healthwatch.probes.http import classify
+from healthwatch.secrets import REFERENCE
+
+if TYPE_CHECKING:
+    from healthwatch.config import Check
+
+DEFAULT_API_VERSION = "2025-10"
+USER_AGENT = "healthwatch/0.1 (+synthetic monitor)"
+_SHOP = re.compile(r"^[a-z0-9][a-z0-9-]*\.myshopify\.com$")
+_API_VERSION = re.compile(r"^(\d{4}-(01|04|07|10)|unstable)$")
+
+# Status -> (error kind, what it means, what a person does about it). Shopify documents
+# these codes for the Admin API; `{credential}` is the secret reference, never its value.
+_REFUSALS: dict[int, tuple[str, str, str]] = {
+    401: (
+        "auth",
+        "invalid access token",
+        "The Admin API token is wrong or was revoked (app uninstalled or token rotated): "
+        "create a new token for the app and update {credential}.",
+    ),
+    402: (
+        "frozen",
+        "shop frozen (unpaid bill)",
+        "The store owner must settle the outstanding bill in Shopify admin > Settings > Billing.",
+    ),
+    403: (
+        "forbidden",
+        "missing access scope",
+        "The app lacks a scope this call needs: add it in the app's configuration and "
+        "have the merchant approve it.",
+    ),
+    404: (
+        "not_found",
+        "not found",
+        "Check `shop` and `api_version`: Shopify knows no such shop or API version.",
+    ),
+    423: (
+        "locked",
+        "shop locked",
+        "Shopify locked the shop (fraud or terms review): the owner must contact Shopify Support.",
+    ),
+}
+
+
+class Options(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    shop: str  # the permanent `*.myshopify.com` domain, not a custom domain
+    token: str  # Admin API access token (`shpat_...`), as a secret reference
+    api_version: str = DEFAULT_API_VERSION
+    base_url: str | None = None  # default https://{shop}; tests and proxies point it elsewhere
+
+    @field_validator("shop")
+    @classmethod
+    def _shop(cls, value: str) -> str:
+        shop = value.strip().lower().removeprefix("https://").removeprefix("http://").rstrip("/")
+        if "." not in shop:
+            shop += ".myshopify.com"
+        if not _SHOP.match(shop):
+            raise ValueError(f"expected a *.myshopify.com domain, got {value!r}")
+        return shop
+
+    @field_validator("api_version")
+    @classmethod
+    def _version(cls, value: str) -> str:
+        if not _API_VERSION.match(value):
+            raise ValueError(f"expected YYYY-01|04|07|10 or unstable, got {value!r}")
+        return value
+
+    @field_validator("token")
+    @classmethod
+    def _token(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be empty")
+        return value
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://[^/]+", value):
+            raise ValueError(f"expected an http:// or https:// URL, got {value!r}")
+        return value.rstrip("/") if value else value
+
+
+def target(options: Options) -> str:
+    base = options.base_url or f"https://{options.shop}"
+    return f"{base}/admin/api/{options.api_version}/shop.json"
+
+
+def probe(check: Check, ctx: ProbeContext) -> Observation:
+    opts: Options = check.options
+    token = ctx.secrets.resolve(opts.token).strip()
+    ctx.secrets.remember(token)
+    headers = {
+        "X-Shopify-Access-Token": token,
+        "Accept": "application/json",
+        "User-Agent": USER_AGENT,
+    }
+    start = time.perf_counter()
+    try:
+        # Redirects are not followed: the token header would go to wherever they point.
+        resp = ctx.session.get(
+            target(opts), headers=headers, timeout=ctx.timeout, allow_redirects=False
+        )
+    except requests.exceptions.RequestException as exc:
+        raise ProbeError(*classify(exc, ctx.timeout)) from None
+    obs = Observation(latency_ms=_ms(start), http_status=resp.status_code, connected=True)
+    obs.details = _header_details(resp)
+    status = resp.status_code
+
+    if status == 200:
+        return _shop_answer(obs, resp, opts)
+    message = ctx.secrets.redact(_vendor_message(resp))
+    if status == 429:
+        retry_after = resp.headers.get("Retry-After")
+        obs.verdict = "degraded"
+        obs.details["retry_after_s"] = _number(retry_after)
+        obs.error = (
+            "rate_limited: Shopify throttled the request"
+            + (f" (retry after {retry_after}s)" if retry_after else "")
+            + (f": {message}" if message else "")
+        )
+        return obs
+    if status in _REFUSALS:
+        kind, reason, action = _REFUSALS[status]
+        if status == 403 and "unavailable shop" in message.lower():
+            kind, reason = "unavailable", "shop unavailable (frozen, closed or paused)"
+            action = "The store owner must reopen the shop or settle its bill in Shopify admin."
+        obs.error = f"{kind}: {reason}" + (f": {message}" if message else "")
+        obs.details.update(reason=reason, action=action.format(credential=_references(opts.token)))
+        if status == 401:
+            obs.details["credential"] = _references(opts.token)
+        return obs
+    if 300 <= status < 400:
+        obs.error = (
+            f"http_error: redirected ({status}) and not followed; check `shop` or `base_url`"
+        )
+        return obs
+    obs.error = f"http_error: Shopify answered {status} {resp.reason or ''}".rstrip() + (
+        f": {message}" if message else ""
+    )
+    return obs
+
+
+def _shop_answer(obs: Observation, resp: requests.Response, opts: Options) -> Observation:
+    try:
+        shop = json.loads(resp.content)["shop"]
+        if not isinstance(shop, dict):
+            raise TypeError
+    except (ValueError, KeyError, TypeError):
+        obs.error = "invalid_json: shop.json did not return a `shop` object"
+        return obs
+    obs.body = resp.content
+    obs.details.update(
+        {
+            "shop": shop.get("myshopify_domain"),
+            "name": shop.get("name"),
+            "plan": shop.get("plan_name"),
+            "currency": shop.get("currency"),
+            "timezone": shop.get("iana_timezone"),
+        }
+    )
+    served = obs.details.get("api_version")
+    if served and opts.api_version != "unstable" and served != opts.api_version:
+        # Shopify answers an unsupported version with the oldest supported one.
+        obs.verdict = "degraded"
+        obs.error = (
+            f"api_version: asked for {opts.api_version} but Shopify served {served} "
+            "(no longer supported); raise `api_version`"
+        )
+    obs.details = {k: v for k, v in obs.details.items() if v is not None}
+    return obs
+
+
+def _header_details(resp: requests.Response) -> dict[str, Any]:
+    headers = resp.headers
+    details = {
+        "api_call_limit": headers.get("X-Shopify-Shop-Api-Call-Limit"),
+        "api_version": headers.get("X-Shopify-API-Version"),
+        "deprecated_reason": headers.get("X-Shopify-API-Deprecated-Reason"),
+        "request_id": headers.get("X-Request-Id"),
+    }
+    return {k: v for k, v in details.items() if v}
+
+
+def _vendor_message(resp: requests.Response) -> str:
+    """Shopify's `errors` (a string, a list, or a field -> messages mapping), shortened."""
+    try:
+        errors = json.loads(resp.content).get("errors")
+    except (ValueError, AttributeError):
+        return ""
+    if isinstance(errors, dict):
+        text = "; ".join(
+            f"{field}: {', '.join(map(str, msgs)) if isinstance(msgs, list) else msgs}"
+            for field, msgs in errors.items()
+        )
+    elif isinstance(errors, list):
+        text = "; ".join(map(str, errors))
+    else:
+        text = str(errors or "")
+    return text[:300]
+
+
+def _references(text: str) -> str:
+    """The secret references in `text` (what to update), or a placeholder for a literal."""
+    refs = [m.group(0) for m in REFERENCE.finditer(text)]
+    return ", ".join(refs) if refs else "the `token` option"
+
+
+def _number(text: str | None) -> float | None:
+    try:
+        return float(text) if text is not None else None
+    except ValueError:
+        return None
+
+
+def _ms(start: float) -> float:
+    return round((time.perf_counter() - start) * 1000, 1)
