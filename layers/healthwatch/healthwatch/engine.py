@@ -315,7 +315,9 @@ def _result(
         if key not in _DEFAULT_CACHE:
             _DEFAULT_CACHE[key] = [parse_condition(c) for c in key]
         conditions = _DEFAULT_CACHE[key]
-    evaluated = evaluate_all(conditions, ctx) if obs.error is None or obs.verdict else []
+    # A probe that failed, or answered with its own verdict on an error (a vendor's 429 is
+    # degraded, not down), did not see the answer the conditions were written for.
+    evaluated = evaluate_all(conditions, ctx) if obs.error is None else []
     warned = evaluate_all(check.parsed_warnings, ctx) if obs.error is None else []
     status: Status
     if obs.error is not None and obs.verdict is None:
