@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from datetime import UTC, datetime, timedelta
 
@@ -9,7 +10,7 @@ import pytest
 from healthwatch.cli import main
 from healthwatch.config import parse_config
 from healthwatch.models import Result, TierRun, iso
-from healthwatch.report import build_report, percentile, render_text
+from healthwatch.report import build_report, percentile, render_text, with_progress
 from healthwatch.storage.local import LocalStore
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
@@ -145,7 +146,9 @@ def test_text_marks_each_figure_against_its_target(report):
     line = next(ln for ln in text.splitlines() if ln.strip().startswith("api "))
     assert "80.000% ✓" in line and "44.828% ✗" in line and "900ms ✗" in line
     assert "3" in line.split() and "30m" in line and "22m 30s" in line and "20.0%" in line
-    assert "SLO: uptime ≥ 75%" in text and "breached: api latency_p95_ms, api error_rate" in text
+    assert (
+        "SLO: uptime ≥ 75%" in text and "breached (2): api:latency_p95_ms, api:error_rate" in text
+    )
 
 
 def test_only_one_check(report):
@@ -224,3 +227,17 @@ def test_report_command_reads_the_local_history(tmp_path, capsys):
         )
         == 2
     )
+
+
+class _Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_long_reads_show_progress_on_a_terminal_only():
+    tty, pipe = _Tty(), io.StringIO()
+    assert len(list(with_progress(({"n": i} for i in range(1200)), every=500, stream=tty))) == 1200
+    assert list(with_progress(({"n": i} for i in range(1200)), every=500, stream=pipe))
+    assert "reading history: 500 results" in tty.getvalue()
+    assert "1,200 results, done" in tty.getvalue()
+    assert pipe.getvalue() == ""

@@ -403,18 +403,24 @@ def render_text(report: Report, colour: bool = False, window: str = "") -> str:
             lines.append("  " + _row(cells, widths, m))
     if slo is not None:
         breached = [
-            f"{row.check_id} {name}"
+            f"{row.check_id}:{name}"
             for rows in report.tiers.values()
             for row in rows
             for name, t in row.targets(slo).items()
             if t.ok is False
         ]
         lines.append("")
-        lines.append(
-            f"{BREACH} breached: " + ", ".join(breached)
-            if breached
-            else f"{PASS} every check with data meets its SLO"
-        )
+        if breached:
+            import textwrap
+
+            lines += textwrap.wrap(
+                f"{BREACH} breached ({len(breached)}): " + ", ".join(breached),
+                width=100,
+                subsequent_indent="  ",
+                break_on_hyphens=False,
+            )
+        else:
+            lines.append(f"{PASS} every check with data meets its SLO")
     return "\n".join(lines) + "\n"
 
 
