@@ -111,7 +111,7 @@ def test_worker_count_bounds_the_parallelism(server: FakeServer, tmp_path: Path)
 
     # Then they ran in two waves of two: at least 2 x 300 ms, well under 4 x 300 ms
     assert [r.status for r in result.results] == ["up"] * 4
-    assert 2 * SLOW <= wall < 3.5 * SLOW
+    assert 2 * SLOW <= wall < 3.7 * SLOW
 
 
 def test_results_keep_the_config_order(server: FakeServer, tmp_path: Path) -> None:
@@ -148,7 +148,7 @@ def test_a_check_hanging_past_the_deadline_is_down_with_timeout(
 
     # Then the run ends shortly after the deadline, the hung check is down with a timeout
     # and the others completed
-    assert 1.0 <= wall < 1.6, wall
+    assert 1.0 <= wall < 1.8, wall
     by_id = {r.check_id: r for r in result.results}
     assert by_id["hangs"].status == "down"
     assert (by_id["hangs"].error or "").startswith("timeout"), by_id["hangs"].error
@@ -188,7 +188,7 @@ def test_a_check_still_running_at_the_deadline_is_recorded_not_lost(
     result = run(config, tmp_path)
     wall = time.monotonic() - t0
 
-    assert 0.5 <= wall < 1.0, wall
+    assert 0.5 <= wall < 1.2, wall
     stuck, fine = result.results
     assert stuck.check_id == "stuck"
     assert stuck.status == "down"
@@ -464,6 +464,7 @@ def test_a_probe_verdict_on_an_error_is_not_overruled_by_conditions():
     """A vendor's 429 is degraded: `[STATUS] == 200` was written for the normal answer."""
     from healthwatch.engine import _result
     from healthwatch.probes import Observation
+
     from tests.helpers import config as make_config
 
     cfg = make_config("""

@@ -198,7 +198,7 @@ CASES = [
         {"timeout": "500ms"},
         status="down",
         error="timeout",
-        max_seconds=1.2,
+        max_seconds=1.5,  # 0.5 s timeout; the 100-byte trickle alone takes 10 s
     ),
     Case(
         "connection refused",

@@ -264,7 +264,6 @@ def _tls_reason(exc: Exception) -> str:
     for needle, reason in (
         ("certificate has expired", "certificate expired"),
         ("Hostname mismatch", "hostname mismatch"),
-        ("IP address mismatch", "hostname mismatch"),
         ("IP address mismatch", "hostname mismatch"),  # OpenSSL's words for an IP target
         ("self-signed", "self-signed certificate"),
         ("self signed", "self-signed certificate"),
