@@ -12,7 +12,6 @@ import json
 import logging
 import re
 import urllib.request
-import warnings
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -38,6 +37,12 @@ MOTO_GAPS = {
     "handler the SNS records of events/",
     "AWS::Lambda::EventInvokeConfig": "not created: retries and destinations are checked "
     "in the template",
+    "AWS::CloudWatch::Alarm": "not created: the alarms are checked in the template against "
+    "the metrics the run-tier function prints",
+    "AWS::CloudWatch::Dashboard": "left out with the alarms it names",
+    "AWS::Glue::Database": "not created: the Athena table is checked in the template",
+    "AWS::Glue::Table": "not created: the Athena table is checked in the template",
+    "AWS::Athena::NamedQuery": "not created: the queries are checked in the template",
     "AWS::S3::BucketPolicy": "not created, and not applied by fill_gaps: moto enforces its "
     "TLS-only deny, and moto's endpoint is plain HTTP. test_aws_stack puts it on a scratch "
     "bucket to show that it denies plain HTTP",
@@ -174,7 +179,8 @@ class Stack:
     name: str
     outputs: dict[str, str]
     resources: dict[str, str]  # logical id -> physical id
-    template: dict[str, Any] = field(repr=False)
+    template: dict[str, Any] = field(repr=False)  # the whole translated template
+    left_out: dict[str, str] = field(default_factory=dict)  # logical id -> why
 
     def env(self) -> dict[str, str]:
         """The functions' environment, as the template's Globals set it."""
@@ -187,6 +193,58 @@ class Stack:
             "POWERTOOLS_METRICS_NAMESPACE": "Healthwatch",
             "HEALTHWATCH_TRACING": "false",
         }
+
+
+def for_moto(template: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """The template without what moto cannot create, and without what refers to that
+    (transitively: a dashboard naming an alarm goes with the alarm); and what was left out."""
+    from moto.cloudformation.parsing import resource_class_from_type
+
+    resources = template["Resources"]
+    left_out = {
+        logical_id: resource["Type"]
+        for logical_id, resource in resources.items()
+        if resource_class_from_type(resource["Type"]) is None
+    }
+    changed = True
+    while changed:
+        changed = False
+        for logical_id, resource in resources.items():
+            if logical_id in left_out:
+                continue
+            gone = references(resource) & set(left_out)
+            if gone:
+                left_out[logical_id] = f"{resource['Type']} (refers to {', '.join(sorted(gone))})"
+                changed = True
+    kept = {k: v for k, v in resources.items() if k not in left_out}
+    outputs = {
+        k: v for k, v in template.get("Outputs", {}).items() if not references(v) & set(left_out)
+    }
+    return {**template, "Resources": kept, "Outputs": outputs}, left_out
+
+
+def references(value: Any) -> set[str]:
+    """Logical ids (or parameters) a piece of template refers to: Ref, GetAtt, Sub, DependsOn."""
+    found: set[str] = set()
+    if isinstance(value, list):
+        for item in value:
+            found |= references(item)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if key == "Ref" and isinstance(item, str):
+                found.add(item)
+            elif key == "Fn::GetAtt":
+                found.add(item[0] if isinstance(item, list) else str(item).split(".")[0])
+            elif key == "Fn::Sub":
+                text = item[0] if isinstance(item, list) else item
+                found |= {m.split(".")[0] for m in re.findall(r"\$\{([^!}][^}]*)\}", text)}
+                if isinstance(item, list):
+                    found |= references(item[1])
+            elif key == "DependsOn":
+                found |= set([item] if isinstance(item, str) else item)
+            else:
+                found |= references(item)
+    return found
 
 
 def deploy_stack(
@@ -204,27 +262,26 @@ def deploy_stack(
         s3.put_object(Bucket=bucket, Key=f"{logical_id}.zip", Body=body)
         code[logical_id] = (bucket, f"{logical_id}.zip")
     template = translate(sam, parameters, code)
+    creatable, left_out = for_moto(template)
     cfn = server.client("cloudformation")
-    with warnings.catch_warnings():  # "not supported by moto": the gaps of MOTO_GAPS
-        warnings.filterwarnings("ignore", message="Tried to parse", category=UserWarning)
-        cfn.create_stack(
-            StackName=name,
-            TemplateBody=json.dumps(template),
-            Parameters=[
-                {"ParameterKey": k, "ParameterValue": v} for k, v in (parameters or {}).items()
-            ],
-            Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"],
-        )
-        described = cfn.describe_stacks(StackName=name)["Stacks"][0]
-        resources = {
-            r["LogicalResourceId"]: r["PhysicalResourceId"]
-            for r in cfn.list_stack_resources(StackName=name)["StackResourceSummaries"]
-            if r["LogicalResourceId"]  # moto lists what it skipped with empty ids
-        }
+    cfn.create_stack(
+        StackName=name,
+        TemplateBody=json.dumps(creatable),
+        Parameters=[
+            {"ParameterKey": k, "ParameterValue": v} for k, v in (parameters or {}).items()
+        ],
+        Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"],
+    )
+    described = cfn.describe_stacks(StackName=name)["Stacks"][0]
+    resources = {
+        r["LogicalResourceId"]: r["PhysicalResourceId"]
+        for r in cfn.list_stack_resources(StackName=name)["StackResourceSummaries"]
+        if r["LogicalResourceId"]  # moto lists what it skipped with empty ids
+    }
     if described["StackStatus"] != "CREATE_COMPLETE":
         raise RuntimeError(f"stack {name}: {described['StackStatus']}")
     outputs = {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
-    stack = Stack(name, outputs, resources, template)
+    stack = Stack(name, outputs, resources, template, left_out)
     fill_gaps(server, stack)
     return stack
 

@@ -294,6 +294,23 @@ def test_the_stack_name_is_enough(aws_env, stack, monkeypatch):
     assert env.alert_topic_arn == stack.outputs["AlertTopicArn"]
 
 
+def test_a_stack_that_is_not_there_is_named(aws_env):
+    from healthwatch.aws import settings
+
+    with pytest.raises(ConfigError, match="HEALTHWATCH_STACK: .*no-such-stack"):
+        settings({"HEALTHWATCH_STACK": "no-such-stack"})
+
+
+def test_no_region_is_a_config_error(aws_env, monkeypatch):
+    from healthwatch import aws
+
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    with pytest.raises(ConfigError, match="no AWS region"):
+        aws.client("sns")
+
+
 def test_the_config_can_live_in_the_bucket(aws_env, stack, moto_server, monkeypatch):
     from healthwatch.aws import load_config_from_env, settings
 

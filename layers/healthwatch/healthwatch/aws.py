@@ -107,7 +107,15 @@ def settings(environ: Mapping[str, str] | None = None) -> AwsSettings:
 
 
 def _stack_outputs(stack: str) -> dict[str, str]:
-    response = client("cloudformation").describe_stacks(StackName=stack)
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        response = client("cloudformation").describe_stacks(StackName=stack)
+    except ClientError as exc:
+        message = exc.response.get("Error", {}).get("Message") or str(exc)
+        raise ConfigError("environment", [f"HEALTHWATCH_STACK: {message}"]) from None
+    except BotoCoreError as exc:
+        raise ConfigError("environment", [f"HEALTHWATCH_STACK: {exc}"]) from None
     outputs = response["Stacks"][0].get("Outputs", [])
     return {
         o["OutputValue"]: STACK_OUTPUTS[o["OutputKey"]]
@@ -140,6 +148,7 @@ def client(service: str) -> Any:
     `make invoke-local` point every client at a local moto server.
     """
     from botocore.config import Config as BotoConfig
+    from botocore.exceptions import NoRegionError
 
     config = BotoConfig(
         connect_timeout=5,
@@ -148,7 +157,12 @@ def client(service: str) -> Any:
         max_pool_connections=16,
         user_agent_extra="healthwatch",
     )
-    return boto_session().client(service, config=config)  # type: ignore[call-overload]
+    try:
+        return boto_session().client(service, config=config)  # type: ignore[call-overload]
+    except NoRegionError:
+        raise ConfigError(
+            "environment", ["no AWS region: set AWS_REGION (or a region in your AWS profile)"]
+        ) from None
 
 
 # -- adapters ----------------------------------------------------------------------------------
