@@ -145,16 +145,8 @@ def decide(
         new.incident_started_at = None
         new.last_notified_at = stamp
         new.status = "up"
-    else:
-        interval = check.setting("reminder_interval")
-        last = parse_iso(new.last_notified_at) if new.last_notified_at else None
-        if (
-            interval > 0
-            and not maintenance
-            and (last is None or at - last >= timedelta(seconds=interval))
-        ):
-            new.last_notified_at = stamp
-            events.append(_event("reminder", new, burn, result, check, stamp))
+    # No reminders: a burn that goes on keeps the check failing, and the check's own
+    # incident sends those; this one resolves within the short window of the last failure.
     return new, events
 
 
