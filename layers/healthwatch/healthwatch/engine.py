@@ -26,7 +26,7 @@ from healthwatch.models import (
 )
 from healthwatch.notify import DeliveryError, Notifier
 from healthwatch.probes import Observation, ProbeContext, ProbeError
-from healthwatch.storage import ConflictError, HistoryStore, ResultStore, StateStore
+from healthwatch.storage import HistoryStore, ResultStore, StateStore, save_all
 
 if TYPE_CHECKING:
     import requests
@@ -369,31 +369,57 @@ def _decide_and_notify(
     now: Callable[[], datetime],
     problems: list[str],
 ) -> None:
+    """Decide every check's alerts, save all states in one batch, then deliver.
+
+    A state is saved before its alerts go out: the save is the claim. A check whose save
+    lost a race (another run of the tier wrote first) is decided again on the winner's state.
+    """
     by_id = {c.id: c for c in checks}
+    at = now()
+    windows = {}
     for result in run.results:
-        check = by_id[result.check_id]
-        state = states[check.id]
-        at = now()
-        window = alerting.active_window(config.maintenance, check.id, run.tier, at)
+        window = alerting.active_window(config.maintenance, result.check_id, run.tier, at)
         if window is not None:
             result.details["maintenance"] = window.name
-        events: list[AlertEvent] = []
-        for _ in range(SAVE_ATTEMPTS):
-            new, events = alerting.apply(state, result, check, at, window)
-            new.probe_memory = state.probe_memory
-            # Events another run could not deliver are retried by whoever saves next.
+        windows[result.check_id] = window
+    todo = {r.check_id: r for r in run.results}
+    base = dict(states)
+    saved: dict[str, AlertState] = {}
+    decided: dict[str, tuple[list[AlertEvent], list[AlertEvent]]] = {}
+    for _ in range(SAVE_ATTEMPTS):
+        if not todo:
+            break
+        proposals = {}
+        for cid, result in todo.items():
+            new, events = alerting.apply(base[cid], result, by_id[cid], at, windows[cid])
+            # Events an earlier run could not deliver are retried by whoever saves next.
             backlog = [AlertEvent.from_dict(e) for e in new.pending_events]
             new.pending_events = []
-            try:
-                saved = backend.states.save(new)
-                break
-            except ConflictError:
-                # Another run of this tier got there first: decide again on its state.
-                state = backend.states.load([check.id])[check.id]
-                state.probe_memory.update(states[check.id].probe_memory)
-        else:
-            problems.append(f"{check.id}: alert state kept changing under us; gave up")
+            proposals[cid] = (new, backlog, events)
+        outcome = save_all(backend.states, [p[0] for p in proposals.values()])
+        lost = []
+        for cid, (_, backlog, events) in proposals.items():
+            got = outcome[cid]
+            if isinstance(got, AlertState):
+                saved[cid] = got
+                decided[cid] = (backlog, events)
+                del todo[cid]
+            else:
+                lost.append(cid)
+        if lost:
+            fresh = backend.states.load(lost)
+            for cid in lost:
+                fresh[cid].probe_memory.update(states[cid].probe_memory)
+                base[cid] = fresh[cid]
+    for cid in todo:
+        problems.append(f"{cid}: alert state kept changing under us; gave up")
+
+    requeue = []
+    for result in run.results:
+        cid = result.check_id
+        if cid not in decided:
             continue
+        backlog, events = decided[cid]
         undelivered = []
         for i, event in enumerate(backlog + events):
             event = AlertEvent.from_dict(secrets.redact_obj(event.to_dict()))
@@ -404,17 +430,16 @@ def _decide_and_notify(
             try:
                 backend.notifier.send(event)
             except DeliveryError as exc:
-                log.error(
-                    "alert delivery failed", extra={"check_id": check.id, "event": event.event}
-                )
+                log.error("alert delivery failed", extra={"check_id": cid, "event": event.event})
                 undelivered.append(event)
                 problems.append(
-                    f"{check.id}: {event.event} alert not delivered: {secrets.redact(str(exc))}"
+                    f"{cid}: {event.event} alert not delivered: {secrets.redact(str(exc))}"
                 )
         if undelivered:
             run.undelivered.extend(undelivered)
-            saved.pending_events = [e.to_dict() for e in undelivered]
-            try:
-                backend.states.save(saved)
-            except ConflictError:
-                problems.append(f"{check.id}: could not queue undelivered alerts")
+            saved[cid].pending_events = [e.to_dict() for e in undelivered]
+            requeue.append(saved[cid])
+    if requeue:
+        for cid, got in save_all(backend.states, requeue).items():
+            if not isinstance(got, AlertState):
+                problems.append(f"{cid}: could not queue undelivered alerts")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -54,3 +54,23 @@ class StateStore(Protocol):
         """Write `state` if the stored version is still `state.version`; return it with the
         new version. Raise `ConflictError` when another writer got there first."""
         ...
+
+
+def save_all(
+    store: StateStore, states: Sequence[AlertState]
+) -> dict[str, AlertState | ConflictError]:
+    """Save many states: one batch where the store offers `save_many`, else one by one.
+
+    Each check's outcome is its saved state, or the `ConflictError` of a lost race.
+    """
+    many = getattr(store, "save_many", None)
+    if many is not None:
+        result: dict[str, AlertState | ConflictError] = many(states)
+        return result
+    out: dict[str, AlertState | ConflictError] = {}
+    for state in states:
+        try:
+            out[state.check_id] = store.save(state)
+        except ConflictError as exc:
+            out[state.check_id] = exc
+    return out

@@ -6,7 +6,7 @@ import fcntl
 import json
 import os
 import tempfile
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -132,17 +132,30 @@ class LocalStore:
         }
 
     def save(self, state: AlertState) -> AlertState:
+        got = self.save_many([state])[state.check_id]
+        if isinstance(got, ConflictError):
+            raise got
+        return got
+
+    def save_many(self, states: Sequence[AlertState]) -> dict[str, AlertState | ConflictError]:
+        """Like `save` for each state, with one lock and one file write for the batch."""
+        out: dict[str, AlertState | ConflictError] = {}
         with self._locked():
             stored = self._read_states()
-            current = stored.get(state.check_id, {}).get("version", 0)
-            if current != state.version:
-                raise ConflictError(
-                    f"state of {state.check_id} is at version {current}, expected {state.version}"
-                )
-            saved = AlertState.from_dict({**state.to_dict(), "version": state.version + 1})
-            stored[state.check_id] = saved.to_dict()
-            atomic_write(self.state_path, json.dumps(stored, indent=1, sort_keys=True).encode())
-        return saved
+            for state in states:
+                current = stored.get(state.check_id, {}).get("version", 0)
+                if current != state.version:
+                    out[state.check_id] = ConflictError(
+                        f"state of {state.check_id} is at version {current}, "
+                        f"expected {state.version}"
+                    )
+                    continue
+                saved = AlertState.from_dict({**state.to_dict(), "version": state.version + 1})
+                stored[state.check_id] = saved.to_dict()
+                out[state.check_id] = saved
+            if any(isinstance(v, AlertState) for v in out.values()):
+                atomic_write(self.state_path, json.dumps(stored, indent=1, sort_keys=True).encode())
+        return out
 
     def all_states(self) -> dict[str, AlertState]:
         with self._locked():
