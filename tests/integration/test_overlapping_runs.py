@@ -7,6 +7,7 @@ import threading
 from healthwatch.engine import Backend, new_session, run_tier
 from healthwatch.secrets import Secrets
 from healthwatch.storage.local import LocalStore
+
 from tests.fakes.server import FakeServer, Response
 from tests.helpers import RecordingNotifier, config
 
