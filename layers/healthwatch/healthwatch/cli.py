@@ -15,6 +15,7 @@ from healthwatch.durations import format_duration, parse_duration
 if TYPE_CHECKING:
     from healthwatch.config import Config
     from healthwatch.models import TierRun
+    from healthwatch.secrets import Secrets
 
 EXIT_OK, EXIT_DOWN, EXIT_USAGE = 0, 1, 2
 _COLOURS = {"up": "32", "degraded": "33", "down": "31"}
@@ -168,6 +169,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         tiers = [tier]
     name = _backend_name(args)
     secrets = build_secrets(name)
+    _redact_logs(secrets)
     session = new_session()
     backend = build_backend(
         name, config, data_dir=_data_dir(args), session=session, secrets=secrets, alert=args.alert
@@ -191,6 +193,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         sys.stdout.write("\n")
     down = any(r.status == "down" for run in runs for r in run.results)
     return EXIT_DOWN if down or failed else EXIT_OK
+
+
+def _redact_logs(secrets: Secrets) -> None:
+    from healthwatch.secrets import RedactingFilter
+
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RedactingFilter(secrets))
 
 
 def _print_run(run: TierRun, config: Config, colour: bool, out: TextIO = sys.stdout) -> None:

@@ -116,10 +116,26 @@ class Secrets:
         return obj
 
     def remember(self, value: str) -> None:
-        """Treat `value` as a secret too (a token a vendor returned, say)."""
-        if value and len(value) >= 4:
-            with self._lock:
-                self._values.add(value)
+        """Treat `value` as a secret too (a token a vendor returned, a webhook URL).
+
+        For a URL, its path and last segment count too: HTTP libraries log the path alone,
+        and a Slack or Discord webhook's path is its token.
+        """
+        if not value or len(value) < 4:
+            return
+        parts = [value]
+        if value.startswith(("http://", "https://")):
+            from urllib.parse import urlsplit
+
+            url = urlsplit(value)
+            if len(url.path) > 1:
+                parts.append(url.path + (f"?{url.query}" if url.query else ""))
+                parts.append(url.path)
+                last = url.path.rstrip("/").rsplit("/", 1)[-1]
+                if len(last) >= 4:
+                    parts.append(last)
+        with self._lock:
+            self._values.update(parts)
 
     def redact(self, text: str) -> str:
         with self._lock:
@@ -147,3 +163,24 @@ def _walk(obj: Any, fn: Callable[[str], str]) -> Any:
     if isinstance(obj, list | tuple):
         return [_walk(v, fn) for v in obj]
     return obj
+
+
+class RedactingFilter:
+    """A logging filter that scrubs every secret the run resolved from each record.
+
+    Libraries log what they were given (urllib3 logs request paths, and a Slack webhook
+    path is its token), so the scrub happens where records leave, not where they start.
+    """
+
+    def __init__(self, secrets: Secrets) -> None:
+        self._secrets = secrets
+
+    def filter(self, record: object) -> bool:
+        import logging
+
+        assert isinstance(record, logging.LogRecord)
+        message = record.getMessage()
+        clean = self._secrets.redact(message)
+        if clean != message:
+            record.msg, record.args = clean, None
+        return True
