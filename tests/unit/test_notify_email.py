@@ -175,3 +175,24 @@ def test_a_huge_error_is_cut_to_one_readable_line() -> None:
     text = email.body(make_event(error="boom\n" * 10_000))
     error_line = text.split("What failed:\n")[1].splitlines()[0]
     assert len(error_line) <= 502 and error_line.endswith("…")
+
+
+def test_slo_burn_resolved_is_not_worded_as_back_up():
+    from healthwatch.models import AlertEvent
+    from healthwatch.notify import email
+
+    event = AlertEvent(
+        event="resolved",
+        check_id="svc",
+        check_name="Svc",
+        tier="quick",
+        status="up",
+        started_at="2026-11-26T10:00:00.000Z",
+        at="2026-11-26T11:00:00.000Z",
+        error=None,
+        result={},
+        details={"incident": "slo_burn"},
+    )
+    line = email.headline(event)
+    assert line.startswith("Svc is no longer burning its error budget") and "back up" not in line
+    assert "after 1h" in line

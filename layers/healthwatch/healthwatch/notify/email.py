@@ -26,6 +26,9 @@ def headline(event: AlertEvent) -> str:
     """One sentence: what happened to which check."""
     name = event.check_name or event.check_id
     kind = event.event
+    if kind == "resolved" and event.details.get("incident") == "slo_burn":
+        took = elapsed(event)
+        return f"{name} is no longer burning its error budget" + (f" after {took}" if took else "")
     if kind == "resolved":
         took = elapsed(event)
         return f"{name} is back up" + (f" after {took} {event_problem(event)}" if took else "")
