@@ -185,6 +185,29 @@ def test_a_state_write_is_conditional_on_its_version(aws_env, moto_server, stack
         store.save(AlertState(check_id="a"))  # version 0: someone else wrote it first
 
 
+def test_many_states_save_in_one_transaction_and_a_lost_race_is_a_conflict(
+    aws_env, moto_server, stack
+):
+    from healthwatch.storage import ConflictError
+
+    client = moto_server.client("dynamodb")
+    store = DynamoStore(client, make_table(moto_server, stack))
+    first = store.save(AlertState(check_id="b"))  # b is at version 1 now
+    calls = counted(client)
+    # Given states of a, b, c, where the one of b is stale (another run saved b first)
+    out = store.save_many(
+        [AlertState(check_id="a"), AlertState(check_id="b"), AlertState(check_id="c")]
+    )
+    # Then a and c are saved, and b is a conflict to decide again
+    assert isinstance(out["b"], ConflictError)
+    assert out["a"].version == 1 and out["c"].version == 1
+    assert store.load(["a", "b", "c"])["b"] == first
+    assert calls["TransactWriteItems"] == 2  # the cancelled one, then a and c again
+    calls.clear()
+    out = store.save_many([AlertState(check_id=f"x{i}") for i in range(150)])
+    assert all(s.version == 1 for s in out.values()) and calls["TransactWriteItems"] == 2
+
+
 # -- SNS ---------------------------------------------------------------------------------------
 
 

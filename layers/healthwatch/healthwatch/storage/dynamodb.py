@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import math
 import random
+import re
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
 
 WRITE_BATCH = 25  # BatchWriteItem's limit
 READ_BATCH = 100  # BatchGetItem's limit
+TRANSACT_BATCH = 100  # TransactWriteItems' limit
 DETAILS_LIMIT = 16_000  # bytes of a result's `details` kept in history (the S3 line has all)
 _FLOATS = {"latency_ms", "duration_ms"}
 
@@ -185,6 +187,67 @@ class DynamoStore:
     def save(self, state: AlertState) -> AlertState:
         from botocore.exceptions import ClientError
 
+        saved, params = self._put(state)
+        try:
+            self.client.put_item(**params)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                raise ConflictError(
+                    f"state of {state.check_id} changed since version {state.version}"
+                ) from None
+            raise
+        return saved
+
+    def save_many(self, states: Sequence[AlertState]) -> dict[str, AlertState | ConflictError]:
+        """`save` for many states, 100 per TransactWriteItems (each Put keeps its version
+        condition). A transaction is all or nothing, so the states that lost their race are
+        reported as conflicts and the others are written again without them."""
+        out: dict[str, AlertState | ConflictError] = {}
+        for start in range(0, len(states), TRANSACT_BATCH):
+            out.update(self._transact(list(states[start : start + TRANSACT_BATCH])))
+        return out
+
+    def _transact(self, states: list[AlertState]) -> dict[str, AlertState | ConflictError]:
+        from botocore.exceptions import ClientError
+
+        out: dict[str, AlertState | ConflictError] = {}
+        pending = states
+        for attempt in range(1, self.max_attempts + 1):
+            if not pending:
+                break
+            puts = [self._put(s) for s in pending]
+            try:
+                items: list[Any] = [{"Put": p} for _, p in puts]
+                self.client.transact_write_items(TransactItems=items)
+            except ClientError as exc:
+                error = exc.response.get("Error", {})
+                if error.get("Code") != "TransactionCanceledException":
+                    raise
+                reasons = exc.response.get("CancellationReasons") or _reasons(error, len(puts))
+                retry = []
+                for state, reason in zip(pending, reasons, strict=False):
+                    code = (reason or {}).get("Code") or "None"
+                    if code in ("ConditionalCheckFailed", "TransactionConflict"):
+                        out[state.check_id] = ConflictError(
+                            f"state of {state.check_id} changed since version {state.version}"
+                        )
+                    else:  # not written because of the others, or throttled: try again
+                        retry.append(state)
+                if len(retry) == len(pending) and attempt < self.max_attempts:
+                    self.sleep(_backoff(attempt))
+                pending = retry
+                continue
+            for saved, _ in puts:
+                out[saved.check_id] = saved
+            pending = []
+        if pending:
+            raise StoreError(
+                f"{len(pending)} alert states still unsaved after {self.max_attempts} attempts"
+            )
+        return out
+
+    def _put(self, state: AlertState) -> tuple[AlertState, dict[str, Any]]:
+        """The state with its next version, and the conditional Put that stores it."""
         saved = AlertState.from_dict({**state.to_dict(), "version": state.version + 1})
         body = saved.to_dict()
         body.pop("version")
@@ -213,15 +276,7 @@ class DynamoStore:
         if values:
             params["ExpressionAttributeNames"] = {"#version": "version"}
             params["ExpressionAttributeValues"] = values
-        try:
-            self.client.put_item(**params)
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                raise ConflictError(
-                    f"state of {state.check_id} changed since version {state.version}"
-                ) from None
-            raise
-        return saved
+        return saved, params
 
 
 # -- items -------------------------------------------------------------------------------------
@@ -302,6 +357,15 @@ def _from_dynamo(value: Any, key: str = "") -> Any:
     if isinstance(value, list):
         return [_from_dynamo(v) for v in value]
     return value
+
+
+def _reasons(error: Mapping[str, Any], count: int) -> list[dict[str, str]]:
+    """Cancellation reasons from the error message, for clients that do not parse them:
+    `Transaction cancelled, please refer cancellation reasons for specific reasons
+    [None, ConditionalCheckFailed]`."""
+    match = re.search(r"\[([^\]]*)\]\s*$", str(error.get("Message", "")))
+    codes = [c.strip() for c in match.group(1).split(",")] if match else []
+    return [{"Code": c} for c in codes] if len(codes) == count else [{"Code": "None"}] * count
 
 
 def _backoff(attempt: int) -> float:
