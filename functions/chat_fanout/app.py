@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.data_classes import SNSEvent, event_source
 from healthwatch import aws
 from healthwatch.engine import new_session
-from healthwatch.models import AlertEvent
 from healthwatch.notify import DeliveryError
 from healthwatch.notify.chat import ChatNotifier, providers_from_config
+from healthwatch.notify.sns_message import alert_from_message
 
 logger = Logger()
 aws.route_package_logs(logger)
 ENV = aws.settings()
 CONFIG = aws.load_config_from_env(ENV)
 SECRETS = aws.aws_secrets()
+aws.redact_logs(logger, SECRETS)
 SESSION = new_session(4)
 # Webhook secrets are resolved at the first alert, not at cold start (see `notifier`).
 NOTIFIER: ChatNotifier | None = None
@@ -38,7 +38,9 @@ def handler(event: SNSEvent, context: Any) -> dict[str, Any]:
     sends it to the failure queue. Nothing is dropped silently."""
     chat, posted, failed = notifier(), 0, []
     for record in event.records:
-        alert = AlertEvent.from_dict(json.loads(record.sns.message))
+        alert = alert_from_message(record.sns.message)
+        if alert is None:  # a CloudWatch alarm moving to INSUFFICIENT_DATA: nothing to say
+            continue
         logger.append_keys(
             check_id=alert.check_id, event=alert.event, run_id=alert.run_id, tier=alert.tier
         )

@@ -6,7 +6,8 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from healthwatch import aws
-from healthwatch.engine import RunError, new_session, run_tier
+from healthwatch.engine import RunError, new_run_id, new_session, run_tier
+from healthwatch.models import utcnow
 
 # Built once per container: the environment is checked here, so a bad one fails the cold start.
 logger = Logger()
@@ -16,6 +17,7 @@ ENV = aws.settings().require("RESULTS_BUCKET", "HISTORY_TABLE", "ALERT_TOPIC_ARN
 CONFIG = aws.load_config_from_env(ENV)
 TIERS = aws.served_tiers(CONFIG, ENV)
 SECRETS = aws.aws_secrets()
+aws.redact_logs(logger, SECRETS)
 SESSION = new_session()
 BACKEND = aws.aws_backend(CONFIG, session=SESSION, secrets=SECRETS, env=ENV)
 
@@ -25,15 +27,14 @@ BACKEND = aws.aws_backend(CONFIG, session=SESSION, secrets=SECRETS, env=ENV)
 @aws.tracing(ENV)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     tier = aws.tier_from_event(event, TIERS)
-    logger.append_keys(tier=tier)
+    run_id = new_run_id(tier, utcnow())
+    logger.append_keys(tier=tier, run_id=run_id)  # on every line, the engine's too
     try:
-        run = run_tier(CONFIG, tier, BACKEND, session=SESSION, secrets=SECRETS)
+        run = run_tier(CONFIG, tier, BACKEND, session=SESSION, secrets=SECRETS, run_id=run_id)
     except RunError as exc:  # the checks ran; something was not stored or sent
-        logger.append_keys(run_id=exc.run.run_id)
         aws.record_metrics(metrics, exc.run)
         logger.error("run finished with problems", extra={"problems": exc.problems})
         raise
-    logger.append_keys(run_id=run.run_id)
     aws.record_metrics(metrics, run)
     summary = run.summary()
     logger.info("run finished", extra={"summary": summary})

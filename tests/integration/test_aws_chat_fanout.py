@@ -106,3 +106,14 @@ def test_a_webhook_secret_that_cannot_be_read_fails_the_delivery(
         DeliveryError, match=r"slack: cannot resolve \$\{secret:hotdash-missing/slack\}"
     ):
         chat.handler(event("sns-alert-triggered.json"), lambda_context)
+
+
+def test_a_cloudwatch_alarm_about_the_monitor_reaches_chat(chat, slack, discord, lambda_context):
+    # Given the SNS record CloudWatch sends when a tier's heartbeat alarm fires
+    result = chat.handler(event("sns-cloudwatch-alarm.json"), lambda_context)
+    # Then it is posted like any alert, as the self-monitoring tier, with CloudWatch's reason
+    assert result == {"posted": 1, "providers": 2}
+    (message,) = slack.messages
+    assert "self-monitoring" in message["text"]
+    assert "heartbeat" in message["blocks"][0]["text"]["text"].lower()
+    assert "no datapoints were received" in str(discord.messages[0]["embeds"][0])

@@ -382,3 +382,13 @@ def route_package_logs(logger: Any) -> None:
             package.addHandler(handler)
     package.setLevel(logger.log_level)
     package.propagate = False
+
+
+def redact_logs(logger: Any, secrets: Secrets) -> None:
+    """Scrub every resolved secret from the function's log lines (its own, the package's,
+    and the libraries' that reach the root logger, urllib3's request paths among them)."""
+    from healthwatch.secrets import RedactingFilter
+
+    scrub = RedactingFilter(secrets)
+    for handler in [*logger.handlers, *logging.getLogger().handlers]:
+        handler.addFilter(scrub)

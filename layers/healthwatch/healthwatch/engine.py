@@ -93,8 +93,11 @@ def run_tier(
     now: Callable[[], datetime] = utcnow,
     sleep: Callable[[float], None] | None = None,
     max_workers: int = MAX_WORKERS,
+    run_id: str | None = None,
 ) -> TierRun:
     """Probe every enabled check of `tier`, decide alerts, store everything, notify.
+
+    `run_id` may be chosen by the caller (a handler that puts it on every log line first).
 
     Never raises because a check failed: that is a `down` result. Raises `RunError`
     (after doing everything it could) when a store write or an alert delivery failed.
@@ -103,7 +106,7 @@ def run_tier(
     deadline_s = config.tiers[tier].effective_deadline
     started = now()
     t0 = time.monotonic()
-    run_id = new_run_id(tier, started)
+    run_id = run_id or new_run_id(tier, started)
     states = dict(backend.states.load([c.id for c in checks]))
     stop = threading.Event()
     wait_fn = sleep or (lambda s: stop.wait(s))
