@@ -203,13 +203,15 @@ class SloBurnAlerts:
             return
         problems: list[str] = []
         undelivered_only = True
+        # One read for every check's SLO state; a check reloads its own only after a lost race.
+        states = self.backend.states.load([state_id(r.check_id) for r in run.results])
         for result in run.results:
             try:
                 check = self.config.check(result.check_id)
             except KeyError:
                 continue
             try:
-                self.evaluate(check, result, run)
+                self.evaluate(check, result, run, states.get(state_id(check.id)))
             except Exception as exc:  # one check's trouble must not hide the others'
                 log.error(
                     "slo burn evaluation failed",
@@ -245,14 +247,17 @@ class SloBurnAlerts:
             slo.availability,
         )
 
-    def evaluate(self, check: Check, result: Result, run: TierRun) -> list[AlertEvent]:
+    def evaluate(
+        self, check: Check, result: Result, run: TierRun, state: AlertState | None = None
+    ) -> list[AlertEvent]:
         at = self.now()
         burn = self.burn(check.id, at, [result])
         window = alerting.active_window(self.config.maintenance, check.id, run.tier, at)
         sid = state_id(check.id)
         states = self.backend.states
         for _ in range(SAVE_ATTEMPTS):
-            state = states.load([sid])[sid]
+            if state is None:
+                state = states.load([sid])[sid]
             new, events = decide(state, burn, result, check, at, maintenance=window is not None)
             backlog = [AlertEvent.from_dict(e) for e in state.pending_events]
             if not events and not backlog:
@@ -262,7 +267,7 @@ class SloBurnAlerts:
                 saved = states.save(new)
                 break
             except ConflictError:
-                continue  # another run of this tier decided first: decide again on its state
+                state = None  # another run of this tier decided first: decide again on its state
         else:
             raise RuntimeError("the SLO state kept changing under us; gave up")
         return self._deliver(saved, backlog, events, run)
