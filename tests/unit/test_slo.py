@@ -169,7 +169,8 @@ def test_through_the_engine_with_the_other_alerts(tmp_path, slo_delivery_fails):
         server.route("GET", "/health", Response(500, {"status": "error"}))
         config = parse_config(
             CONFIG % (99.9, server.url + "/health")
-            + "defaults: {retry_interval: 0, failure_threshold: 1}\n"
+            # Failures too scattered for the check's own incident: the SLO alert's case.
+            + "defaults: {retry_interval: 0, failure_threshold: 2}\n"
         )
         store = LocalStore(tmp_path)
         now = datetime.now(UTC)
@@ -188,12 +189,43 @@ def test_through_the_engine_with_the_other_alerts(tmp_path, slo_delivery_fails):
             problems: list[str] = []
         except RunError as exc:
             run, problems = exc.run, exc.problems
-    # Then the SLO alert goes the same way as the check's own, in the run's alerts
-    assert [e.event for e in run.alerts] == ["triggered", "slo_burn"]
+    # Then the SLO alert goes the same way as the check's alerts, in the run's alerts
+    assert [e.event for e in run.alerts] == ["slo_burn"]
     if not slo_delivery_fails:
-        assert [e.event for e in notifier.events] == ["triggered", "slo_burn"]
+        assert [e.event for e in notifier.events] == ["slo_burn"]
         assert problems == []
     else:  # And an SLO alert that cannot be delivered is one of the run's problems
-        assert [e.event for e in notifier.events] == ["triggered"]
+        assert notifier.events == []
         assert len(problems) == 1 and "slo_burn alert not delivered" in problems[0]
         assert [e.event for e in run.undelivered] == ["slo_burn"]
+
+
+def test_an_outage_the_check_already_alerted_does_not_page_twice(tmp_path):
+    """Hard down: the check's own incident pages; the SLO incident opens and closes silently."""
+    with FakeServer() as server:
+        health = {"ok": False}
+        server.route(
+            "GET",
+            "/health",
+            lambda req: Response(200 if health["ok"] else 500, {"status": "x"}),
+        )
+        config = parse_config(
+            CONFIG % (99.9, server.url + "/health")
+            + "defaults: {retry_interval: 0, failure_threshold: 1}\n"
+        )
+        store = LocalStore(tmp_path)
+        notifier = Recorder()
+        backend = Backend(states=store, results=store, history=store, notifier=notifier)
+        backend.after_run.append(SloBurnAlerts(config, backend))
+
+        def once():
+            return run_tier(
+                config, "quick", backend, session=new_session(2), secrets=Secrets.local()
+            )
+
+        once()
+        assert store.load([state_id("api")])[state_id("api")].incident_open  # opened, silently
+        health["ok"] = True
+        once()
+    assert [e.event for e in notifier.events] == ["triggered", "resolved"]
+    assert notifier.events[1].details.get("incident") != "slo_burn"

@@ -26,6 +26,7 @@ from healthwatch.models import (
 )
 from healthwatch.notify import DeliveryError, Notifier
 from healthwatch.probes import Observation, ProbeContext, ProbeError
+from healthwatch.secrets import SecretError
 from healthwatch.storage import HistoryStore, ResultStore, StateStore, save_all
 
 if TYPE_CHECKING:
@@ -287,11 +288,10 @@ def _observe(check: Check, ctx: ProbeContext) -> Observation:
         obs: Observation = module.probe(check, ctx)
     except ProbeError as exc:
         obs = Observation(error=f"{exc.kind}: {exc.message}")
-    except Exception as exc:  # a probe bug or a secret that would not resolve: the check is down
-        kind = "secret" if type(exc).__name__ == "SecretError" else "probe_error"
-        obs = Observation(
-            error=f"{kind}: {exc}" if kind == "secret" else f"{kind}: {type(exc).__name__}"
-        )
+    except SecretError as exc:  # its message names the reference, never a value
+        obs = Observation(error=f"secret: {exc}")
+    except Exception as exc:  # a probe bug: the check is down, the tier goes on
+        obs = Observation(error=f"probe_error: {type(exc).__name__}")
         log.warning("probe raised", extra={"check_id": check.id, "error": type(exc).__name__})
     if obs.latency_ms is None:  # for a failure: how long until it failed
         obs.latency_ms = round((time.perf_counter() - start) * 1000, 1)

@@ -52,8 +52,8 @@ class LocalSecretSource:
             return self._environ[var]
         except KeyError:
             raise SecretError(
-                f"{self.kind} {name!r} is not available with the local backend: "
-                f"set {var} or use --backend aws"
+                f"set {var} for {self.kind} {name!r} (the local backend reads secrets "
+                "from the environment; --backend aws reads AWS)"
             ) from None
 
 

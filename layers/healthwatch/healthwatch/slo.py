@@ -116,6 +116,9 @@ def _x(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f}x"
 
 
+SILENT = "slo_burn_during_incident"  # opened while the check's own incident was open
+
+
 def decide(
     state: AlertState,
     burn: Burn,
@@ -123,8 +126,15 @@ def decide(
     check: Check,
     at: datetime,
     maintenance: bool = False,
+    covered: bool = False,
 ) -> tuple[AlertState, list[AlertEvent]]:
-    """The SLO incident after this run's burn rates; `state` is not modified."""
+    """The SLO incident after this run's burn rates; `state` is not modified.
+
+    `covered`: the check's own incident is open, so people already know; a burn that starts
+    then is opened silently and closes silently, so one outage never pages twice. The SLO
+    alert is for what the check's incident does not catch: failures too scattered to reach
+    `failure_threshold` in a row.
+    """
     new = dataclasses.replace(
         state, recent=list(state.recent), pending_events=list(state.pending_events)
     )
@@ -133,13 +143,15 @@ def decide(
     if not new.incident_open:
         if burn.firing and not maintenance:
             new.incident_open = True
-            new.incident_kind = "slo_burn"
+            new.incident_kind = SILENT if covered else "slo_burn"
             new.incident_started_at = stamp
-            new.last_notified_at = stamp
             new.status = "down"
-            events.append(_event("slo_burn", new, burn, result, check, stamp))
+            if not covered:
+                new.last_notified_at = stamp
+                events.append(_event("slo_burn", new, burn, result, check, stamp))
     elif burn.recovered:
-        events.append(_event("resolved", new, burn, result, check, stamp, with_error=False))
+        if new.incident_kind != SILENT:
+            events.append(_event("resolved", new, burn, result, check, stamp, with_error=False))
         new.incident_open = False
         new.incident_kind = None
         new.incident_started_at = None
@@ -204,14 +216,16 @@ class SloBurnAlerts:
         problems: list[str] = []
         undelivered_only = True
         # One read for every check's SLO state; a check reloads its own only after a lost race.
-        states = self.backend.states.load([state_id(r.check_id) for r in run.results])
+        ids = [r.check_id for r in run.results]
+        states = self.backend.states.load([state_id(i) for i in ids] + ids)
         for result in run.results:
             try:
                 check = self.config.check(result.check_id)
             except KeyError:
                 continue
             try:
-                self.evaluate(check, result, run, states.get(state_id(check.id)))
+                covered = states[check.id].incident_open
+                self.evaluate(check, result, run, states.get(state_id(check.id)), covered)
             except Exception as exc:  # one check's trouble must not hide the others'
                 log.error(
                     "slo burn evaluation failed",
@@ -248,7 +262,12 @@ class SloBurnAlerts:
         )
 
     def evaluate(
-        self, check: Check, result: Result, run: TierRun, state: AlertState | None = None
+        self,
+        check: Check,
+        result: Result,
+        run: TierRun,
+        state: AlertState | None = None,
+        covered: bool = False,
     ) -> list[AlertEvent]:
         at = self.now()
         burn = self.burn(check.id, at, [result])
@@ -258,10 +277,12 @@ class SloBurnAlerts:
         for _ in range(SAVE_ATTEMPTS):
             if state is None:
                 state = states.load([sid])[sid]
-            new, events = decide(state, burn, result, check, at, maintenance=window is not None)
+            new, events = decide(
+                state, burn, result, check, at, maintenance=window is not None, covered=covered
+            )
             backlog = [AlertEvent.from_dict(e) for e in state.pending_events]
-            if not events and not backlog:
-                return []
+            if not events and not backlog and new == state:
+                return []  # nothing changed: no write
             new.pending_events = []
             try:
                 saved = states.save(new)
