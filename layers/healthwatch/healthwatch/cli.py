@@ -247,10 +247,16 @@ def overall_line(run: TierRun) -> str:
     down = [r for r in scope if r.status == "down"]
     degraded = [r for r in scope if r.status == "degraded"]
     if down:
-        line += " · down: " + ", ".join(f"{r.check_id} ({r.error or 'failed'})"[:120] for r in down)
+        line += " · down: " + ", ".join(f"{r.check_id} ({_short(r.error)})" for r in down)
     if degraded:
         line += " · degraded: " + ", ".join(r.check_id for r in degraded)
     return line
+
+
+def _short(error: str | None, limit: int = 60) -> str:
+    if not error:
+        return "failed"
+    return error if len(error) <= limit else error[: limit - 1].rstrip() + "…"
 
 
 def cmd_history(args: argparse.Namespace) -> int:
