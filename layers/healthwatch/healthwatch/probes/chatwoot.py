@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -11,6 +10,7 @@ import requests
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from healthwatch.probes import Observation, ProbeContext, ProbeError
+from healthwatch.probes._vendor import BaseUrl, Credential
 from healthwatch.probes.http import classify
 from healthwatch.secrets import REFERENCE
 
@@ -26,25 +26,11 @@ SECRET_FIELDS = ("access_token", "pubsub_token", "hmac_identifier")
 class Options(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    base_url: str  # the Chatwoot installation, e.g. https://app.chatwoot.com
-    token: str  # a user's API access token (Profile settings > Access token), as a reference
+    base_url: BaseUrl  # the Chatwoot installation, e.g. https://app.chatwoot.com
+    token: Credential  # a user's API access token (Profile settings > Access token), as a reference
     check_health: bool = True  # also GET the unauthenticated health endpoint first
     health_path: str = "/health"  # `/api` also reports Redis and Postgres
     account_id: int | None = Field(None, ge=1)  # when set, the user must be active in it
-
-    @field_validator("base_url")
-    @classmethod
-    def _base_url(cls, value: str) -> str:
-        if not re.match(r"^https?://[^/]+", value):
-            raise ValueError(f"expected an http:// or https:// URL, got {value!r}")
-        return value.rstrip("/")
-
-    @field_validator("token")
-    @classmethod
-    def _token(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("must not be empty")
-        return value
 
     @field_validator("health_path")
     @classmethod

@@ -14,6 +14,7 @@ import requests
 from pydantic import BaseModel, ConfigDict, field_validator
 
 from healthwatch.probes import Observation, ProbeContext, ProbeError
+from healthwatch.probes._vendor import BaseUrl, Credential
 from healthwatch.probes.http import classify
 from healthwatch.secrets import REFERENCE
 
@@ -46,9 +47,9 @@ class Options(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     property_id: str  # numeric GA4 property id (or `properties/123`, or a reference)
-    credentials: str  # the service-account key file's JSON, as a secret reference
+    credentials: Credential  # the service-account key file's JSON, as a secret reference
     api: Literal["admin", "data"] = "data"
-    base_url: str | None = None  # the API's root; default Google's host for `api`
+    base_url: BaseUrl | None = None  # the API's root; default Google's host for `api`
 
     @field_validator("property_id", mode="before")
     @classmethod
@@ -60,20 +61,6 @@ class Options(BaseModel):
             if not value.isdigit():
                 raise ValueError(f"expected a numeric GA4 property id, got {value!r}")
         return value
-
-    @field_validator("credentials")
-    @classmethod
-    def _credentials(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("must not be empty")
-        return value
-
-    @field_validator("base_url")
-    @classmethod
-    def _base_url(cls, value: str | None) -> str | None:
-        if value is not None and not re.match(r"^https?://[^/]+", value):
-            raise ValueError(f"expected an http:// or https:// URL, got {value!r}")
-        return value.rstrip("/") if value else value
 
 
 def target(options: Options) -> str:

@@ -8,9 +8,10 @@ import time
 from typing import TYPE_CHECKING, Any
 
 import requests
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict
 
 from healthwatch.probes import Observation, ProbeContext, ProbeError
+from healthwatch.probes._vendor import BaseUrl, Credential
 from healthwatch.probes.http import classify
 from healthwatch.secrets import REDACTED, REFERENCE
 
@@ -29,25 +30,11 @@ _FRAGMENT = 6
 class Options(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    token: str  # the API key (`sk-...`), as a secret reference
-    base_url: str = DEFAULT_BASE_URL
+    token: Credential  # the API key (`sk-...`), as a secret reference
+    base_url: BaseUrl = DEFAULT_BASE_URL
     organization: str | None = None  # sent as OpenAI-Organization
     project: str | None = None  # sent as OpenAI-Project
     model: str | None = None  # when set, the key must be able to see this model
-
-    @field_validator("token")
-    @classmethod
-    def _token(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("must not be empty")
-        return value
-
-    @field_validator("base_url")
-    @classmethod
-    def _base_url(cls, value: str) -> str:
-        if not re.match(r"^https?://[^/]+", value):
-            raise ValueError(f"expected an http:// or https:// URL, got {value!r}")
-        return value.rstrip("/")
 
 
 def target(options: Options) -> str:

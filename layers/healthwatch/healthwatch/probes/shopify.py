@@ -11,6 +11,7 @@ import requests
 from pydantic import BaseModel, ConfigDict, field_validator
 
 from healthwatch.probes import Observation, ProbeContext, ProbeError
+from healthwatch.probes._vendor import BaseUrl, Credential
 from healthwatch.probes.http import classify
 from healthwatch.secrets import REFERENCE
 
@@ -59,9 +60,9 @@ class Options(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     shop: str  # the permanent `*.myshopify.com` domain, not a custom domain
-    token: str  # Admin API access token (`shpat_...`), as a secret reference
+    token: Credential  # Admin API access token (`shpat_...`), as a secret reference
     api_version: str = DEFAULT_API_VERSION
-    base_url: str | None = None  # default https://{shop}; tests and proxies point it elsewhere
+    base_url: BaseUrl | None = None  # default https://{shop}; tests and proxies point it elsewhere
 
     @field_validator("shop")
     @classmethod
@@ -79,20 +80,6 @@ class Options(BaseModel):
         if not _API_VERSION.match(value):
             raise ValueError(f"expected YYYY-01|04|07|10 or unstable, got {value!r}")
         return value
-
-    @field_validator("token")
-    @classmethod
-    def _token(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("must not be empty")
-        return value
-
-    @field_validator("base_url")
-    @classmethod
-    def _base_url(cls, value: str | None) -> str | None:
-        if value is not None and not re.match(r"^https?://[^/]+", value):
-            raise ValueError(f"expected an http:// or https:// URL, got {value!r}")
-        return value.rstrip("/") if value else value
 
 
 def target(options: Options) -> str:
