@@ -1,4 +1,4 @@
-"""What the vendor API probes share.
+"""What the vendor API probes share: option types and one timed request.
 
 Not a probe type: `known_types()` passes over modules whose name starts with `_`.
 """
@@ -6,9 +6,16 @@ Not a probe type: `known_types()` passes over modules whose name starts with `_`
 from __future__ import annotations
 
 import re
-from typing import Annotated
+import time
+from typing import Annotated, Any
 
+import requests
 from pydantic import AfterValidator
+
+from healthwatch.probes import Observation, ProbeContext, ProbeError
+from healthwatch.probes.http import classify
+
+USER_AGENT = "healthwatch/0.1 (+synthetic monitor)"
 
 
 def _not_blank(value: str) -> str:
@@ -27,3 +34,47 @@ def _base_url(value: str) -> str:
 Credential = Annotated[str, AfterValidator(_not_blank)]
 # An API root: http(s) with a host, kept without its trailing slash.
 BaseUrl = Annotated[str, AfterValidator(_base_url)]
+
+
+def json_headers(**extra: str) -> dict[str, str]:
+    """Headers of a JSON API call: Accept, our User-Agent, then `extra` (the credential)."""
+    return {"Accept": "application/json", "User-Agent": USER_AGENT, **extra}
+
+
+def credential(ctx: ProbeContext, reference: str) -> str:
+    """The resolved credential, stripped, and remembered so that no output shows it."""
+    value = ctx.secrets.resolve(reference).strip()
+    ctx.secrets.remember(value)
+    return value
+
+
+def timed_request(
+    ctx: ProbeContext,
+    url: str,
+    headers: dict[str, str],
+    *,
+    method: str = "GET",
+    json: Any = None,
+    where: str | None = None,
+) -> tuple[requests.Response, Observation]:
+    """One call and the `Observation` of its answer (latency, status, connected).
+
+    Redirects are not followed: the credential header would go to wherever they point.
+    A failure to get an answer raises `ProbeError`, its message ending `(where)` if given.
+    """
+    start = time.perf_counter()
+    try:
+        resp = ctx.session.request(
+            method, url, headers=headers, json=json, timeout=ctx.timeout, allow_redirects=False
+        )
+    except requests.exceptions.RequestException as exc:
+        kind, message = classify(exc, ctx.timeout)
+        raise ProbeError(kind, f"{message} ({where})" if where else message) from None
+    return resp, Observation(
+        latency_ms=ms_since(start), http_status=resp.status_code, connected=True
+    )
+
+
+def ms_since(start: float) -> float:
+    """Milliseconds since `start` (a `time.perf_counter()` reading), to a tenth."""
+    return round((time.perf_counter() - start) * 1000, 1)

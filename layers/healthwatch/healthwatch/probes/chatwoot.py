@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 import json
-import time
 from typing import TYPE_CHECKING, Any
 
 import requests
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from healthwatch.probes import Observation, ProbeContext, ProbeError
-from healthwatch.probes._vendor import BaseUrl, Credential
-from healthwatch.probes.http import classify
+from healthwatch.probes import Observation, ProbeContext
+from healthwatch.probes._vendor import (
+    BaseUrl,
+    Credential,
+    credential,
+    json_headers,
+    timed_request,
+)
 from healthwatch.secrets import REFERENCE
 
 if TYPE_CHECKING:
     from healthwatch.config import Check
 
-USER_AGENT = "healthwatch/0.1 (+synthetic monitor)"
 # Fields of the profile that are credentials: the user's own API token, the websocket
 # token and the identity-validation HMAC key. Never kept, logged or matched on.
 SECRET_FIELDS = ("access_token", "pubsub_token", "hmac_identifier")
@@ -46,17 +49,11 @@ def target(options: Options) -> str:
 
 def probe(check: Check, ctx: ProbeContext) -> Observation:
     opts: Options = check.options
-    token = ctx.secrets.resolve(opts.token).strip()
-    ctx.secrets.remember(token)
+    token = credential(ctx, opts.token)
     details: dict[str, Any] = {}
     health_problem = _health(opts, ctx, details) if opts.check_health else None
 
-    start = time.perf_counter()
-    try:
-        resp = _get(ctx, target(opts), {"api_access_token": token})
-    except requests.exceptions.RequestException as exc:
-        raise ProbeError(*classify(exc, ctx.timeout)) from None
-    obs = Observation(latency_ms=_ms(start), http_status=resp.status_code, connected=True)
+    resp, obs = timed_request(ctx, target(opts), json_headers(api_access_token=token))
     obs.details = details
     status = resp.status_code
     if status == 200:
@@ -93,13 +90,9 @@ def probe(check: Check, ctx: ProbeContext) -> Observation:
 
 def _health(opts: Options, ctx: ProbeContext, details: dict[str, Any]) -> str | None:
     """GET the health endpoint; a problem as text, or None. Unreachable raises ProbeError."""
-    start = time.perf_counter()
-    try:
-        resp = _get(ctx, f"{opts.base_url}{opts.health_path}", {})
-    except requests.exceptions.RequestException as exc:
-        kind, message = classify(exc, ctx.timeout)
-        raise ProbeError(kind, f"{message} (on {opts.health_path})") from None
-    health: dict[str, Any] = {"http_status": resp.status_code, "ms": _ms(start)}
+    url = f"{opts.base_url}{opts.health_path}"
+    resp, seen = timed_request(ctx, url, json_headers(), where=f"on {opts.health_path}")
+    health: dict[str, Any] = {"http_status": seen.http_status, "ms": seen.latency_ms}
     details["health"] = health
     try:
         body = json.loads(resp.content)
@@ -151,16 +144,6 @@ def _profile(obs: Observation, resp: requests.Response, opts: Options, ctx: Prob
         obs.error = f"suspended: account {opts.account_id} is {account.get('status')}"
 
 
-def _get(ctx: ProbeContext, url: str, headers: dict[str, str]) -> requests.Response:
-    # Redirects are not followed: the token header would go to wherever they point.
-    return ctx.session.get(
-        url,
-        headers={"Accept": "application/json", "User-Agent": USER_AGENT, **headers},
-        timeout=ctx.timeout,
-        allow_redirects=False,
-    )
-
-
 def _vendor_message(resp: requests.Response) -> str:
     """Chatwoot's `{"error": "..."}`, Devise's `{"errors": [...]}`, or rack-attack's text."""
     try:
@@ -183,7 +166,3 @@ def _vendor_message(resp: requests.Response) -> str:
 def _references(text: str) -> str:
     refs = [m.group(0) for m in REFERENCE.finditer(text)]
     return ", ".join(refs) if refs else "the `token` option"
-
-
-def _ms(start: float) -> float:
-    return round((time.perf_counter() - start) * 1000, 1)

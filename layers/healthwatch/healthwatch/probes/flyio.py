@@ -14,6 +14,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_valida
 from healthwatch.durations import format_duration, parse_duration
 from healthwatch.models import Status, iso, parse_iso, worst
 from healthwatch.probes import Observation, ProbeContext, ProbeError
+from healthwatch.probes._vendor import USER_AGENT, ms_since
 from healthwatch.probes.http import classify
 
 if TYPE_CHECKING:
@@ -34,7 +35,6 @@ EPHEMERAL_GROUPS = frozenset(
 )
 OUTPUT_CHARS = 300
 ERROR_CHARS = 200
-USER_AGENT = "healthwatch/0.1 (+synthetic monitor)"
 
 
 class Options(BaseModel):
@@ -77,7 +77,7 @@ def probe(check: Check, ctx: ProbeContext) -> Observation:
 
     start = time.perf_counter()
     resp = api.call("GET", "/machines", params=_filters(opts))
-    latency_ms = round((time.perf_counter() - start) * 1000, 1)
+    latency_ms = ms_since(start)
     try:
         listed = resp.json()
     except ValueError:

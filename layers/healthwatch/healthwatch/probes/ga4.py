@@ -14,7 +14,13 @@ import requests
 from pydantic import BaseModel, ConfigDict, field_validator
 
 from healthwatch.probes import Observation, ProbeContext, ProbeError
-from healthwatch.probes._vendor import BaseUrl, Credential
+from healthwatch.probes._vendor import (
+    USER_AGENT,
+    BaseUrl,
+    Credential,
+    ms_since,
+    timed_request,
+)
 from healthwatch.probes.http import classify
 from healthwatch.secrets import REFERENCE
 
@@ -27,7 +33,6 @@ API_URLS = {
     "data": "https://analyticsdata.googleapis.com",
 }
 API_NAMES = {"admin": "Google Analytics Admin API", "data": "Google Analytics Data API"}
-USER_AGENT = "healthwatch/0.1 (+synthetic monitor)"
 # The smallest useful report: one metric over two days, one row, and the property's quota.
 REPORT = {
     "dateRanges": [{"startDate": "yesterday", "endDate": "today"}],
@@ -95,17 +100,10 @@ def probe(check: Check, ctx: ProbeContext) -> Observation:
 
     url = _url(opts, property_id)
     headers = {"Authorization": f"Bearer {token}", "User-Agent": USER_AGENT}
-    start = time.perf_counter()
-    try:
-        if opts.api == "admin":
-            resp = ctx.session.get(url, headers=headers, timeout=ctx.timeout, allow_redirects=False)
-        else:
-            resp = ctx.session.post(
-                url, json=REPORT, headers=headers, timeout=ctx.timeout, allow_redirects=False
-            )
-    except requests.exceptions.RequestException as exc:
-        raise ProbeError(*classify(exc, ctx.timeout)) from None
-    obs = Observation(latency_ms=_ms(start), http_status=resp.status_code, connected=True)
+    if opts.api == "admin":
+        resp, obs = timed_request(ctx, url, headers)
+    else:
+        resp, obs = timed_request(ctx, url, headers, method="POST", json=REPORT)
     obs.details = details
     if resp.status_code == 200:
         _answer(obs, resp, opts)
@@ -175,7 +173,7 @@ def _new_token(
             ),
         )
         return Observation(
-            latency_ms=_ms(start),
+            latency_ms=ms_since(start),
             error=f"auth: token exchange failed: {message}",
             details={k: v for k, v in details.items() if v is not None},
         )
@@ -186,7 +184,7 @@ def _new_token(
         else:
             kind, message = "connection_error", type(exc).__name__
         raise ProbeError(kind, f"{message} (token endpoint)") from None
-    details["token_ms"] = _ms(start)
+    details["token_ms"] = ms_since(start)
     token = str(credentials.token)
     ctx.secrets.remember(token)
     expiry = credentials.expiry
@@ -340,7 +338,3 @@ def _snake(name: str) -> str:
 def _references(text: str) -> str | None:
     refs = [m.group(0) for m in REFERENCE.finditer(text)]
     return ", ".join(refs) if refs else None
-
-
-def _ms(start: float) -> float:
-    return round((time.perf_counter() - start) * 1000, 1)

@@ -4,22 +4,25 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from typing import TYPE_CHECKING, Any
 
 import requests
 from pydantic import BaseModel, ConfigDict
 
-from healthwatch.probes import Observation, ProbeContext, ProbeError
-from healthwatch.probes._vendor import BaseUrl, Credential
-from healthwatch.probes.http import classify
+from healthwatch.probes import Observation, ProbeContext
+from healthwatch.probes._vendor import (
+    BaseUrl,
+    Credential,
+    credential,
+    json_headers,
+    timed_request,
+)
 from healthwatch.secrets import REDACTED, REFERENCE
 
 if TYPE_CHECKING:
     from healthwatch.config import Check
 
 DEFAULT_BASE_URL = "https://api.openai.com"
-USER_AGENT = "healthwatch/0.1 (+synthetic monitor)"
 BILLING_URL = "https://platform.openai.com/settings/organization/billing"
 KEYS_URL = "https://platform.openai.com/api-keys"
 # A run of key-like characters: what a vendor message echoing (part of) a key looks like.
@@ -43,25 +46,13 @@ def target(options: Options) -> str:
 
 def probe(check: Check, ctx: ProbeContext) -> Observation:
     opts: Options = check.options
-    key = ctx.secrets.resolve(opts.token).strip()
-    ctx.secrets.remember(key)
-    headers = {
-        "Authorization": f"Bearer {key}",
-        "Accept": "application/json",
-        "User-Agent": USER_AGENT,
-    }
+    key = credential(ctx, opts.token)
+    headers = json_headers(Authorization=f"Bearer {key}")
     if opts.organization:
         headers["OpenAI-Organization"] = opts.organization
     if opts.project:
         headers["OpenAI-Project"] = opts.project
-    start = time.perf_counter()
-    try:
-        resp = ctx.session.get(
-            target(opts), headers=headers, timeout=ctx.timeout, allow_redirects=False
-        )
-    except requests.exceptions.RequestException as exc:
-        raise ProbeError(*classify(exc, ctx.timeout)) from None
-    obs = Observation(latency_ms=_ms(start), http_status=resp.status_code, connected=True)
+    resp, obs = timed_request(ctx, target(opts), headers)
     obs.details = _header_details(resp)
     status = resp.status_code
     if status == 200:
@@ -185,7 +176,3 @@ def _suffix(message: str) -> str:
 def _references(text: str) -> str:
     refs = [m.group(0) for m in REFERENCE.finditer(text)]
     return ", ".join(refs) if refs else "the `token` option"
-
-
-def _ms(start: float) -> float:
-    return round((time.perf_counter() - start) * 1000, 1)

@@ -4,22 +4,25 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from typing import TYPE_CHECKING, Any
 
 import requests
 from pydantic import BaseModel, ConfigDict, field_validator
 
-from healthwatch.probes import Observation, ProbeContext, ProbeError
-from healthwatch.probes._vendor import BaseUrl, Credential
-from healthwatch.probes.http import classify
+from healthwatch.probes import Observation, ProbeContext
+from healthwatch.probes._vendor import (
+    BaseUrl,
+    Credential,
+    credential,
+    json_headers,
+    timed_request,
+)
 from healthwatch.secrets import REFERENCE
 
 if TYPE_CHECKING:
     from healthwatch.config import Check
 
 DEFAULT_API_VERSION = "2025-10"
-USER_AGENT = "healthwatch/0.1 (+synthetic monitor)"
 _SHOP = re.compile(r"^[a-z0-9][a-z0-9-]*\.myshopify\.com$")
 _API_VERSION = re.compile(r"^(\d{4}-(01|04|07|10)|unstable)$")
 
@@ -89,22 +92,8 @@ def target(options: Options) -> str:
 
 def probe(check: Check, ctx: ProbeContext) -> Observation:
     opts: Options = check.options
-    token = ctx.secrets.resolve(opts.token).strip()
-    ctx.secrets.remember(token)
-    headers = {
-        "X-Shopify-Access-Token": token,
-        "Accept": "application/json",
-        "User-Agent": USER_AGENT,
-    }
-    start = time.perf_counter()
-    try:
-        # Redirects are not followed: the token header would go to wherever they point.
-        resp = ctx.session.get(
-            target(opts), headers=headers, timeout=ctx.timeout, allow_redirects=False
-        )
-    except requests.exceptions.RequestException as exc:
-        raise ProbeError(*classify(exc, ctx.timeout)) from None
-    obs = Observation(latency_ms=_ms(start), http_status=resp.status_code, connected=True)
+    token = credential(ctx, opts.token)
+    resp, obs = timed_request(ctx, target(opts), json_headers(**{"X-Shopify-Access-Token": token}))
     obs.details = _header_details(resp)
     status = resp.status_code
 
@@ -212,7 +201,3 @@ def _number(text: str | None) -> float | None:
         return float(text) if text is not None else None
     except ValueError:
         return None
-
-
-def _ms(start: float) -> float:
-    return round((time.perf_counter() - start) * 1000, 1)

@@ -11,13 +11,13 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from healthwatch.models import Status
 from healthwatch.probes import Observation, ProbeContext, ProbeError
+from healthwatch.probes._vendor import USER_AGENT, ms_since
 from healthwatch.probes.http import classify
 
 if TYPE_CHECKING:
     from healthwatch.config import Check
 
 SUMMARY_PATH = "/api/v2/summary.json"
-USER_AGENT = "healthwatch/0.1 (+synthetic monitor)"
 # The page's indicator and a component's status, on one scale of severity.
 INDICATOR_LEVEL = {"none": 0, "minor": 1, "major": 2, "critical": 3}
 COMPONENT_LEVEL = {
@@ -79,7 +79,7 @@ def probe(check: Check, ctx: ProbeContext) -> Observation:
     except requests.exceptions.RequestException as exc:
         kind, message = classify(exc, ctx.timeout)
         raise ProbeError(kind, f"status page: {message}") from None
-    latency_ms = round((time.perf_counter() - start) * 1000, 1)
+    latency_ms = ms_since(start)
     if resp.status_code >= 400:
         raise _http_error(resp, opts.url)
     try:
