@@ -1,4 +1,4 @@
-"""What the vendor API probes share: option types and one timed request.
+"""What the vendor API probes share: option types, one timed request, the error wording.
 
 Not a probe type: `known_types()` passes over modules whose name starts with `_`.
 """
@@ -14,8 +14,10 @@ from pydantic import AfterValidator
 
 from healthwatch.probes import Observation, ProbeContext, ProbeError
 from healthwatch.probes.http import classify
+from healthwatch.secrets import REFERENCE
 
 USER_AGENT = "healthwatch/0.1 (+synthetic monitor)"
+TOKEN_OPTION = "the `token` option"
 
 
 def _not_blank(value: str) -> str:
@@ -78,3 +80,26 @@ def timed_request(
 def ms_since(start: float) -> float:
     """Milliseconds since `start` (a `time.perf_counter()` reading), to a tenth."""
     return round((time.perf_counter() - start) * 1000, 1)
+
+
+def references(text: str, missing: str = TOKEN_OPTION) -> str:
+    """The secret references in `text` (what to update), or `missing` for a literal."""
+    refs = [m.group(0) for m in REFERENCE.finditer(text)]
+    return ", ".join(refs) if refs else missing
+
+
+def suffix(message: str) -> str:
+    """`: message` to end an error with what the vendor said, or nothing."""
+    return f": {message}" if message else ""
+
+
+def answered(vendor: str, resp: requests.Response, message: str) -> str:
+    """The error for a status the probe has no better words for."""
+    return f"http_error: {vendor} answered {resp.status_code} {resp.reason or ''}".rstrip() + (
+        suffix(message)
+    )
+
+
+def redirected(status: int, check: str = "`base_url`") -> str:
+    """The error for a redirect, which the probe does not follow."""
+    return f"http_error: redirected ({status}) and not followed; check {check}"

@@ -12,11 +12,14 @@ from healthwatch.probes import Observation, ProbeContext
 from healthwatch.probes._vendor import (
     BaseUrl,
     Credential,
+    answered,
     credential,
     json_headers,
+    redirected,
+    references,
+    suffix,
     timed_request,
 )
-from healthwatch.secrets import REFERENCE
 
 if TYPE_CHECKING:
     from healthwatch.config import Check
@@ -64,25 +67,24 @@ def probe(check: Check, ctx: ProbeContext) -> Observation:
         return obs
 
     message = ctx.secrets.redact(_vendor_message(resp))
-    suffix = f": {message}" if message else ""
     if status == 401:
-        obs.error = "auth: Chatwoot rejected the API access token" + suffix
-        obs.details["credential"] = _references(opts.token)
+        obs.error = "auth: Chatwoot rejected the API access token" + suffix(message)
+        obs.details["credential"] = references(opts.token)
         obs.details["action"] = (
             "The token was reset or its user removed: copy the access token from the user's "
-            f"Profile settings and update {_references(opts.token)}."
+            f"Profile settings and update {references(opts.token)}."
         )
     elif status == 429:
         obs.verdict = "degraded"
-        obs.error = "rate_limited: Chatwoot throttled the request" + suffix
+        obs.error = "rate_limited: Chatwoot throttled the request" + suffix(message)
         if retry_after := resp.headers.get("Retry-After"):
             obs.details["retry_after_s"] = retry_after
     elif status == 404:
-        obs.error = "not_found: no /api/v1/profile here; check `base_url`" + suffix
+        obs.error = "not_found: no /api/v1/profile here; check `base_url`" + suffix(message)
     elif 300 <= status < 400:
-        obs.error = f"http_error: redirected ({status}) and not followed; check `base_url`"
+        obs.error = redirected(status)
     else:
-        obs.error = f"http_error: Chatwoot answered {status} {resp.reason or ''}".rstrip() + suffix
+        obs.error = answered("Chatwoot", resp, message)
     if health_problem:
         obs.details["health_problem"] = health_problem
     return obs
@@ -161,8 +163,3 @@ def _vendor_message(resp: requests.Response) -> str:
     if isinstance(error, list):
         error = "; ".join(map(str, error))
     return str(error)[:300]
-
-
-def _references(text: str) -> str:
-    refs = [m.group(0) for m in REFERENCE.finditer(text)]
-    return ", ".join(refs) if refs else "the `token` option"

@@ -18,11 +18,14 @@ from healthwatch.probes._vendor import (
     USER_AGENT,
     BaseUrl,
     Credential,
+    answered,
     ms_since,
+    redirected,
+    references,
+    suffix,
     timed_request,
 )
 from healthwatch.probes.http import classify
-from healthwatch.secrets import REFERENCE
 
 if TYPE_CHECKING:
     from healthwatch.config import Check
@@ -164,12 +167,13 @@ def _new_token(
         credentials.refresh(_bounded_request(ctx.session, ctx.timeout))
     except exceptions.RefreshError as exc:
         message = ctx.secrets.redact(str(exc.args[0]) if exc.args else "refused")[:300]
+        refs = references(reference, missing="")
         details.update(
             token_uri=info["token_uri"],
-            credential=_references(reference),
+            credential=refs or None,
             action=(
                 f"The key may have been deleted or disabled, or {info['client_email']} removed: "
-                f"create a new JSON key for it and update {_references(reference) or 'the secret'}."
+                f"create a new JSON key for it and update {refs or 'the secret'}."
             ),
         )
         return Observation(
@@ -242,13 +246,12 @@ def _refusal(
     google_status, reason, message = _google_error(resp)
     message = ctx.secrets.redact(message)
     obs.details.update(google_status=google_status, reason=reason)
-    suffix = f": {message}" if message else ""
     if status == 401:
         with _tokens_lock:  # a revoked token: the next attempt exchanges the key again
             _tokens.pop(cache_key, None)
-        obs.error = "auth" + (suffix or ": the access token was rejected")
+        obs.error = "auth" + (suffix(message) or ": the access token was rejected")
     elif status == 403:
-        obs.error = "forbidden" + (suffix or ": permission denied")
+        obs.error = "forbidden" + (suffix(message) or ": permission denied")
         if reason == "SERVICE_DISABLED" or "has not been used in project" in message:
             obs.details["action"] = (
                 f"Enable the {API_NAMES[opts.api]} in Google Cloud project "
@@ -262,16 +265,16 @@ def _refusal(
                 "management) with the Viewer role."
             )
     elif status == 404:
-        obs.error = "not_found" + (suffix or ": no such property")
+        obs.error = "not_found" + (suffix(message) or ": no such property")
     elif status == 429:
         obs.verdict = "degraded"
-        obs.error = "rate_limited" + (suffix or ": quota exhausted")
+        obs.error = "rate_limited" + (suffix(message) or ": quota exhausted")
     elif status == 400:
-        obs.error = "invalid_request" + (suffix or ": bad request")
+        obs.error = "invalid_request" + (suffix(message) or ": bad request")
     elif 300 <= status < 400:
-        obs.error = f"http_error: redirected ({status}) and not followed; check `base_url`"
+        obs.error = redirected(status)
     else:
-        obs.error = f"http_error: Google answered {status} {resp.reason or ''}".rstrip() + suffix
+        obs.error = answered("Google", resp, message)
 
 
 def _google_error(resp: requests.Response) -> tuple[str | None, str | None, str]:
@@ -333,8 +336,3 @@ def _url(options: Options, property_id: str) -> str:
 
 def _snake(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
-
-
-def _references(text: str) -> str | None:
-    refs = [m.group(0) for m in REFERENCE.finditer(text)]
-    return ", ".join(refs) if refs else None

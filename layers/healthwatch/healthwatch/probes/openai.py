@@ -13,11 +13,14 @@ from healthwatch.probes import Observation, ProbeContext
 from healthwatch.probes._vendor import (
     BaseUrl,
     Credential,
+    answered,
     credential,
     json_headers,
+    references,
+    suffix,
     timed_request,
 )
-from healthwatch.secrets import REDACTED, REFERENCE
+from healthwatch.secrets import REDACTED
 
 if TYPE_CHECKING:
     from healthwatch.config import Check
@@ -66,29 +69,27 @@ def probe(check: Check, ctx: ProbeContext) -> Observation:
         obs.details["code"] = code
     if status == 401:
         obs.error = f"auth: OpenAI rejected the API key ({code or 'unauthorized'})"
-        obs.details["credential"] = _references(opts.token)
+        obs.details["credential"] = references(opts.token)
         obs.details["action"] = (
             f"Create a key at {KEYS_URL} (or check `organization`/`project` match the key) "
-            f"and update {_references(opts.token)}."
+            f"and update {references(opts.token)}."
         )
         return obs
     if status == 429 and (code == "insufficient_quota" or kind_hint == "insufficient_quota"):
-        obs.error = "quota: the account is out of credit or over its budget" + _suffix(message)
+        obs.error = "quota: the account is out of credit or over its budget" + suffix(message)
         obs.details["action"] = f"Add credit or raise the usage limit at {BILLING_URL}."
         return obs
     if status == 429:
         obs.verdict = "degraded"
-        obs.error = "rate_limited: OpenAI rate limit reached" + _suffix(message)
+        obs.error = "rate_limited: OpenAI rate limit reached" + suffix(message)
         return obs
     if status == 403:
-        obs.error = f"forbidden: {code or 'forbidden'}" + _suffix(message)
+        obs.error = f"forbidden: {code or 'forbidden'}" + suffix(message)
         return obs
     if status == 404:
-        obs.error = "not_found: no /v1/models here; check `base_url`" + _suffix(message)
+        obs.error = "not_found: no /v1/models here; check `base_url`" + suffix(message)
         return obs
-    obs.error = f"http_error: OpenAI answered {status} {resp.reason or ''}".rstrip() + _suffix(
-        message
-    )
+    obs.error = answered("OpenAI", resp, message)
     return obs
 
 
@@ -167,12 +168,3 @@ def _mask(text: str, key: str) -> str:
         return w
 
     return _WORD.sub(word, text)
-
-
-def _suffix(message: str) -> str:
-    return f": {message}" if message else ""
-
-
-def _references(text: str) -> str:
-    refs = [m.group(0) for m in REFERENCE.finditer(text)]
-    return ", ".join(refs) if refs else "the `token` option"

@@ -13,11 +13,14 @@ from healthwatch.probes import Observation, ProbeContext
 from healthwatch.probes._vendor import (
     BaseUrl,
     Credential,
+    answered,
     credential,
     json_headers,
+    redirected,
+    references,
+    suffix,
     timed_request,
 )
-from healthwatch.secrets import REFERENCE
 
 if TYPE_CHECKING:
     from healthwatch.config import Check
@@ -107,7 +110,7 @@ def probe(check: Check, ctx: ProbeContext) -> Observation:
         obs.error = (
             "rate_limited: Shopify throttled the request"
             + (f" (retry after {retry_after}s)" if retry_after else "")
-            + (f": {message}" if message else "")
+            + suffix(message)
         )
         return obs
     if status in _REFUSALS:
@@ -115,19 +118,15 @@ def probe(check: Check, ctx: ProbeContext) -> Observation:
         if status == 403 and "unavailable shop" in message.lower():
             kind, reason = "unavailable", "shop unavailable (frozen, closed or paused)"
             action = "The store owner must reopen the shop or settle its bill in Shopify admin."
-        obs.error = f"{kind}: {reason}" + (f": {message}" if message else "")
-        obs.details.update(reason=reason, action=action.format(credential=_references(opts.token)))
+        obs.error = f"{kind}: {reason}" + suffix(message)
+        obs.details.update(reason=reason, action=action.format(credential=references(opts.token)))
         if status == 401:
-            obs.details["credential"] = _references(opts.token)
+            obs.details["credential"] = references(opts.token)
         return obs
     if 300 <= status < 400:
-        obs.error = (
-            f"http_error: redirected ({status}) and not followed; check `shop` or `base_url`"
-        )
+        obs.error = redirected(status, "`shop` or `base_url`")
         return obs
-    obs.error = f"http_error: Shopify answered {status} {resp.reason or ''}".rstrip() + (
-        f": {message}" if message else ""
-    )
+    obs.error = answered("Shopify", resp, message)
     return obs
 
 
@@ -188,12 +187,6 @@ def _vendor_message(resp: requests.Response) -> str:
     else:
         text = str(errors or "")
     return text[:300]
-
-
-def _references(text: str) -> str:
-    """The secret references in `text` (what to update), or a placeholder for a literal."""
-    refs = [m.group(0) for m in REFERENCE.finditer(text)]
-    return ", ".join(refs) if refs else "the `token` option"
 
 
 def _number(text: str | None) -> float | None:
