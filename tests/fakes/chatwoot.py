@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.fakes.server import FakeServer, Request, Response
+from tests.fakes.server import Request, Response, VendorFake
 
 # Chatwoot's answers: a token that matches no user (AccessTokenAuthHelper) and no token at
 # all (Devise).
@@ -24,7 +24,7 @@ def server_error() -> Response:
     )
 
 
-class ChatwootFake:
+class ChatwootFake(VendorFake):
     """One installation, one user whose API token is `token` (the profile echoes it back)."""
 
     def __init__(self, token: str, pubsub_token: str = "pubsub-fake-0000") -> None:
@@ -33,7 +33,7 @@ class ChatwootFake:
         self.hmac_identifier = "hmac-fake-0000"
         # What the profile says the user's token is: Chatwoot echoes the caller's own.
         self.returned_token = token
-        self.server = FakeServer(fallback=self._handle)
+        super().__init__()
         self.reset()
 
     def reset(self) -> None:
@@ -56,21 +56,6 @@ class ChatwootFake:
             }
         ]
         self.server.requests.clear()
-
-    def __enter__(self) -> ChatwootFake:
-        self.server.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.stop()
-
-    @property
-    def url(self) -> str:
-        return self.server.url
-
-    @property
-    def requests(self) -> list[Request]:
-        return self.server.requests
 
     def profile(self) -> dict[str, Any]:
         return {

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 import time
 from typing import Any
 
-from tests.fakes.server import FakeServer, Request, Response
+from tests.fakes.server import Request, Response, WebhookFake
 
 WEBHOOK_ID = "112233445566778899"
 WEBHOOK_TOKEN = "fAkE-t0ken_abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJ"
@@ -28,53 +27,18 @@ LIMITS = {
 MAX_FIELDS, MAX_EMBEDS, EMBED_TOTAL, CONTENT, USERNAME = 25, 10, 6000, 2000, 80
 
 
-class FakeDiscord:
+class FakeDiscord(WebhookFake):
     """`webhook_url` accepts executes; `messages` holds every payload Discord would have posted.
 
     `received` holds every payload that decoded, accepted or not. `rate_limit_next` and
     `fail_next` make the next N requests answer 429 (headers and JSON body) or 5xx.
     """
 
+    hook_path = HOOK_PATH
+
     def __init__(self) -> None:
-        self.server = FakeServer(fallback=self._handle)
-        self.messages: list[dict[str, Any]] = []
-        self.received: list[Any] = []
-        self._scripted: list[Response] = []
-        self._lock = threading.Lock()
+        super().__init__()
         self._next_id = 1_300_000_000_000_000_000
-
-    def start(self) -> FakeDiscord:
-        self.server.start()
-        return self
-
-    def stop(self) -> None:
-        self.server.stop()
-
-    def __enter__(self) -> FakeDiscord:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def reset(self) -> FakeDiscord:
-        """Forget what was received and scripted, so one running fake can serve many tests."""
-        with self._lock:
-            self._scripted.clear()
-            self.messages.clear()
-            self.received.clear()
-            self.server.requests.clear()
-        return self
-
-    @property
-    def webhook_url(self) -> str:
-        return self.server.url + HOOK_PATH
-
-    def url_for(self, path: str) -> str:
-        return self.server.url + path
-
-    @property
-    def requests(self) -> list[Request]:
-        return self.server.requests
 
     def rate_limit_next(self, n: int = 1, retry_after: float = 0.35, global_: bool = False) -> None:
         for _ in range(n):
@@ -103,9 +67,8 @@ class FakeDiscord:
             )
 
     def _handle(self, req: Request) -> Response:
-        with self._lock:
-            if self._scripted:
-                return self._scripted.pop(0)
+        if (scripted := self._next_scripted()) is not None:
+            return scripted
         match = _HOOK.match(req.path)
         if not match:
             return Response(404, {"message": "404: Not Found", "code": 0})

@@ -14,7 +14,7 @@ from collections import deque
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tests.fakes.server import FakeServer, Request, Response
+from tests.fakes.server import FakeServer, Request, Response, VendorFake
 
 UNAUTHORIZED = {"error": "unauthorized"}
 APP_NOT_FOUND = {"error": "app not found"}
@@ -146,14 +146,13 @@ def _name(machine_id: str) -> str:
     return f"{_WORDS[h % 8]}-{_NOUNS[(h // 8) % 8]}-{1000 + h % 9000}"
 
 
-class FakeFly:
+class FakeFly(VendorFake):
     """`with FakeFly(token="t") as fly: fly.add_machine("my-app", checks={...})`.
 
     Speaks bearer (or `FlyV1 ...` macaroon) auth; a wrong or missing token gets the
     401 `{"error": "unauthorized"}`; an unknown app a 404 `{"error": "app not found"}`.
     `queue(...)` makes the next requests answer something else (a 429, a 500).
-    Given a running `server`, it takes that server over instead of starting its own
-    (a module-scoped server keeps a test module fast: stopping one takes half a second).
+    Given a running `server`, it takes that server over instead of starting its own.
     """
 
     def __init__(
@@ -171,10 +170,7 @@ class FakeFly:
         # What a restart answers instead (a read-only token gets a 401 from Fly).
         self.restart_error: Response | None = None
         self._queued: deque[Response] = deque()
-        self._owns_server = server is None
-        self.server = server or FakeServer()
-        self.server.fallback = self._handle
-        self.server.requests.clear()
+        super().__init__(server)
 
     # -- setup -------------------------------------------------------------------------
 
@@ -210,23 +206,6 @@ class FakeFly:
             self.queue(429, RATE_LIMITED, {"Retry-After": str(retry_after)})
 
     # -- server ------------------------------------------------------------------------
-
-    @property
-    def url(self) -> str:
-        return self.server.url
-
-    @property
-    def requests(self) -> list[Request]:
-        return self.server.requests
-
-    def __enter__(self) -> FakeFly:
-        if self._owns_server:
-            self.server.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._owns_server:
-            self.server.stop()
 
     def _authorized(self, req: Request) -> bool:
         header = req.header("Authorization") or ""

@@ -16,7 +16,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from tests.fakes.server import FakeServer, Request, Response
+from tests.fakes.server import Request, Response, VendorFake
 
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 # google-auth signs the assertion for Google's endpoint whatever `token_uri` says, and
@@ -149,12 +149,12 @@ def account_not_found() -> Response:
     return _grant_error("invalid_grant", "Invalid grant: account not found")
 
 
-class GoogleFake:
+class GoogleFake(VendorFake):
     """One Google: register service accounts, then they can get tokens and read `property_id`."""
 
     def __init__(self, property_id: str = "345678901") -> None:
         self.property_id = property_id
-        self.server = FakeServer(fallback=self._handle)
+        super().__init__()
         self.accounts: dict[str, tuple[rsa.RSAPublicKey, str]] = {}
         self.issued: list[str] = []  # every token ever issued, for leak tests
         self.reset()
@@ -174,27 +174,9 @@ class GoogleFake:
         if granted:
             self.granted.add(account.email)
 
-    def __enter__(self) -> GoogleFake:
-        self.server.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.stop()
-
-    @property
-    def url(self) -> str:
-        return self.server.url
-
     @property
     def token_uri(self) -> str:
         return self.server.url + TOKEN_PATH
-
-    @property
-    def requests(self) -> list[Request]:
-        return self.server.requests
-
-    def requests_to(self, path: str) -> list[Request]:
-        return self.server.requests_to(path)
 
     def _handle(self, req: Request) -> Response:
         if (req.method, req.path) == ("POST", TOKEN_PATH):

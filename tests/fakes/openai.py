@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from tests.fakes.server import FakeServer, Request, Response
+from tests.fakes.server import Request, Response, VendorFake
 
 MODELS = ["gpt-4o", "gpt-4o-mini", "text-embedding-3-small"]
 
@@ -95,13 +95,13 @@ def server_error() -> Response:
     )
 
 
-class OpenAIFake:
+class OpenAIFake(VendorFake):
     """One key, one organization. `override` answers an authenticated request instead."""
 
     def __init__(self, key: str, organization: str = "org-fake") -> None:
         self.key = key
         self.organization = organization
-        self.server = FakeServer(fallback=self._handle)
+        super().__init__()
         self.reset()
 
     def reset(self) -> None:
@@ -116,21 +116,6 @@ class OpenAIFake:
             "x-ratelimit-reset-tokens": "0s",
         }
         self.server.requests.clear()
-
-    def __enter__(self) -> OpenAIFake:
-        self.server.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.stop()
-
-    @property
-    def url(self) -> str:
-        return self.server.url
-
-    @property
-    def requests(self) -> list[Request]:
-        return self.server.requests
 
     def _handle(self, req: Request) -> Response:
         resp = self._answer(req)

@@ -7,7 +7,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 
 
@@ -51,6 +51,11 @@ class Response:
 Handler = Callable[[Request], Response]
 
 
+def not_found(req: Request) -> Response:
+    """What a request nothing routes gets by default."""
+    return Response(404, {"error": "not found"})
+
+
 class FakeServer:
     """Routes are (METHOD, path) -> handler; unmatched requests get the `fallback` handler.
 
@@ -60,7 +65,7 @@ class FakeServer:
     def __init__(self, fallback: Handler | None = None) -> None:
         self.routes: dict[tuple[str, str], Handler] = {}
         self.requests: list[Request] = []
-        self.fallback = fallback or (lambda req: Response(404, {"error": "not found"}))
+        self.fallback = fallback or not_found
         self._lock = threading.Lock()
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -138,3 +143,84 @@ class FakeServer:
     def requests_to(self, path: str) -> list[Request]:
         with self._lock:
             return [r for r in self.requests if r.path == path]
+
+
+class VendorFake:
+    """A fake vendor on a `FakeServer`: its `_handle` answers every request no route takes.
+
+    Use as a context manager (or start()/stop()). Given a running `server`, the fake takes
+    it over instead of starting its own (a module-scoped server keeps a test module fast:
+    stopping one takes half a second), and leaves it running.
+    """
+
+    def __init__(self, server: FakeServer | None = None) -> None:
+        self._owns_server = server is None
+        self.server = server or FakeServer()
+        self.server.fallback = self._handle
+        self.server.requests.clear()
+
+    def start(self) -> Self:
+        if self._owns_server:
+            self.server.start()
+        return self
+
+    def stop(self) -> None:
+        if self._owns_server:
+            self.server.stop()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    @property
+    def requests(self) -> list[Request]:
+        return self.server.requests
+
+    def requests_to(self, path: str) -> list[Request]:
+        return self.server.requests_to(path)
+
+    def _handle(self, req: Request) -> Response:
+        return not_found(req)
+
+
+class WebhookFake(VendorFake):
+    """A chat webhook at `webhook_url`: `messages` holds every payload it would have posted.
+
+    `received` holds every payload that decoded, accepted or not; `_scripted` answers the
+    next requests instead (see the subclasses' `rate_limit_next` and `fail_next`).
+    """
+
+    hook_path = ""  # where the webhook listens, as the vendor writes it
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.messages: list[dict[str, Any]] = []
+        self.received: list[Any] = []
+        self._scripted: list[Response] = []
+        self._lock = threading.Lock()
+
+    def reset(self) -> Self:
+        """Forget what was received and scripted, so one running fake can serve many tests."""
+        with self._lock:
+            self._scripted.clear()
+            self.messages.clear()
+            self.received.clear()
+            self.server.requests.clear()
+        return self
+
+    @property
+    def webhook_url(self) -> str:
+        return self.server.url + self.hook_path
+
+    def url_for(self, path: str) -> str:
+        return self.server.url + path
+
+    def _next_scripted(self) -> Response | None:
+        with self._lock:
+            return self._scripted.pop(0) if self._scripted else None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from tests.fakes.server import FakeServer, Request, Response
+from tests.fakes.server import Request, Response, VendorFake
 
 API_VERSION = "2025-10"
 INVALID_TOKEN = {
@@ -81,13 +81,13 @@ def shop_body(shop: str, name: str = "HotDash Test") -> dict[str, Any]:
     }
 
 
-class ShopifyFake:
+class ShopifyFake(VendorFake):
     """One shop. Set `override` to answer an authenticated request with a vendor error."""
 
     def __init__(self, token: str, shop: str = "hotdash-test.myshopify.com") -> None:
         self.token = token
         self.shop = shop
-        self.server = FakeServer(fallback=self._handle)
+        super().__init__()
         self.reset()
 
     def reset(self) -> None:
@@ -96,21 +96,6 @@ class ShopifyFake:
         self.served_version: str | None = None  # what X-Shopify-API-Version says; None: as asked
         self.calls_used = 1
         self.server.requests.clear()
-
-    def __enter__(self) -> ShopifyFake:
-        self.server.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.stop()
-
-    @property
-    def url(self) -> str:
-        return self.server.url
-
-    @property
-    def requests(self) -> list[Request]:
-        return self.server.requests
 
     def _handle(self, req: Request) -> Response:
         parts = req.path.strip("/").split("/")

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 from typing import Any
 
-from tests.fakes.server import FakeServer, Request, Response
+from tests.fakes.server import Request, Response, WebhookFake
 
 TEAM, BOT, TOKEN = "T000", "B000", "XXXX"
 HOOK_PATH = f"/services/{TEAM}/{BOT}/{TOKEN}"
@@ -22,53 +21,14 @@ FIELD_TEXT = 2000
 CONTEXT_ELEMENTS = 10
 
 
-class FakeSlack:
+class FakeSlack(WebhookFake):
     """`webhook_url` accepts posts; `messages` holds every payload Slack would have posted.
 
     `received` holds every payload that decoded, accepted or not. `rate_limit_next` and
     `fail_next` make the next N requests answer 429 (with `Retry-After`) or 5xx.
     """
 
-    def __init__(self) -> None:
-        self.server = FakeServer(fallback=self._handle)
-        self.messages: list[dict[str, Any]] = []
-        self.received: list[Any] = []
-        self._scripted: list[Response] = []
-        self._lock = threading.Lock()
-
-    # lifecycle -------------------------------------------------------------------------
-    def start(self) -> FakeSlack:
-        self.server.start()
-        return self
-
-    def stop(self) -> None:
-        self.server.stop()
-
-    def __enter__(self) -> FakeSlack:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def reset(self) -> FakeSlack:
-        """Forget what was received and scripted, so one running fake can serve many tests."""
-        with self._lock:
-            self._scripted.clear()
-            self.messages.clear()
-            self.received.clear()
-            self.server.requests.clear()
-        return self
-
-    @property
-    def webhook_url(self) -> str:
-        return self.server.url + HOOK_PATH
-
-    def url_for(self, path: str) -> str:
-        return self.server.url + path
-
-    @property
-    def requests(self) -> list[Request]:
-        return self.server.requests
+    hook_path = HOOK_PATH
 
     # programming -----------------------------------------------------------------------
     def rate_limit_next(self, n: int = 1, retry_after: int = 1) -> None:
@@ -84,9 +44,8 @@ class FakeSlack:
 
     # the webhook -----------------------------------------------------------------------
     def _handle(self, req: Request) -> Response:
-        with self._lock:
-            if self._scripted:
-                return self._scripted.pop(0)
+        if (scripted := self._next_scripted()) is not None:
+            return scripted
         match = _HOOK.match(req.path)
         if req.method != "POST" or not match:
             return Response(404, "no_service")

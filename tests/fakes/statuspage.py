@@ -13,7 +13,7 @@ from collections import deque
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tests.fakes.server import FakeServer, Request, Response
+from tests.fakes.server import FakeServer, Request, Response, VendorFake
 
 DESCRIPTIONS = {
     "none": "All Systems Operational",
@@ -35,7 +35,7 @@ def _id() -> str:
     return secrets.token_hex(6)[:12]
 
 
-class FakeStatuspage:
+class FakeStatuspage(VendorFake):
     """`with FakeStatuspage("OpenAI", ["API", "ChatGPT"]) as page: page.set_component(...)`.
 
     Given a running `server`, it takes that server over instead of starting its own.
@@ -57,9 +57,7 @@ class FakeStatuspage:
         self._queued: deque[Response] = deque()
         for c in components or []:
             self.add_component(c)
-        self._owns_server = server is None
-        self.server = server or FakeServer()
-        self.server.requests.clear()
+        super().__init__(server)
         self.server.route("GET", "/api/v2/summary.json", self._summary)
         self.server.route("GET", "/api/v2/status.json", self._status)
 
@@ -184,19 +182,6 @@ class FakeStatuspage:
         self.queue(429, "Rate limit exceeded", {"Retry-After": str(retry_after)})
 
     # -- server ------------------------------------------------------------------------
-
-    @property
-    def url(self) -> str:
-        return self.server.url
-
-    def __enter__(self) -> FakeStatuspage:
-        if self._owns_server:
-            self.server.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._owns_server:
-            self.server.stop()
 
     def summary(self) -> dict[str, Any]:
         indicator = self.indicator or self._derived()
