@@ -5,6 +5,7 @@ Not a probe type: `known_types()` passes over modules whose name starts with `_`
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from typing import Annotated, Any
@@ -56,7 +57,7 @@ def timed_request(
     headers: dict[str, str],
     *,
     method: str = "GET",
-    json: Any = None,
+    json_body: Any = None,
     where: str | None = None,
 ) -> tuple[requests.Response, Observation]:
     """One call and the `Observation` of its answer (latency, status, connected).
@@ -67,7 +68,7 @@ def timed_request(
     start = time.perf_counter()
     try:
         resp = ctx.session.request(
-            method, url, headers=headers, json=json, timeout=ctx.timeout, allow_redirects=False
+            method, url, headers=headers, json=json_body, timeout=ctx.timeout, allow_redirects=False
         )
     except requests.exceptions.RequestException as exc:
         kind, message = classify(exc, ctx.timeout)
@@ -75,6 +76,15 @@ def timed_request(
     return resp, Observation(
         latency_ms=ms_since(start), http_status=resp.status_code, connected=True
     )
+
+
+def json_member(resp: requests.Response, key: str) -> dict[str, Any] | None:
+    """The object at `key` of a JSON body (`{"error": {...}}`, `{"shop": {...}}`), or None."""
+    try:
+        member = json.loads(resp.content)[key]
+    except (ValueError, KeyError, TypeError):
+        return None
+    return member if isinstance(member, dict) else None
 
 
 def ms_since(start: float) -> float:

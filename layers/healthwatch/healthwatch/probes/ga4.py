@@ -19,6 +19,7 @@ from healthwatch.probes._vendor import (
     BaseUrl,
     Credential,
     answered,
+    json_member,
     ms_since,
     redirected,
     references,
@@ -106,7 +107,7 @@ def probe(check: Check, ctx: ProbeContext) -> Observation:
     if opts.api == "admin":
         resp, obs = timed_request(ctx, url, headers)
     else:
-        resp, obs = timed_request(ctx, url, headers, method="POST", json=REPORT)
+        resp, obs = timed_request(ctx, url, headers, method="POST", json_body=REPORT)
     obs.details = details
     if resp.status_code == 200:
         _answer(obs, resp, opts)
@@ -279,11 +280,8 @@ def _refusal(
 
 def _google_error(resp: requests.Response) -> tuple[str | None, str | None, str]:
     """(status, ErrorInfo reason, message) of Google's `{"error": {...}}` body."""
-    try:
-        error = json.loads(resp.content)["error"]
-        if not isinstance(error, dict):
-            raise TypeError
-    except (ValueError, KeyError, TypeError):
+    error = json_member(resp, "error")
+    if error is None:
         return None, None, ""
     reason = None
     for item in error.get("details") or []:

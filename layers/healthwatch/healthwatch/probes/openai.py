@@ -16,6 +16,7 @@ from healthwatch.probes._vendor import (
     answered,
     credential,
     json_headers,
+    json_member,
     references,
     suffix,
     timed_request,
@@ -135,11 +136,8 @@ def _header_details(resp: requests.Response) -> dict[str, Any]:
 
 def _vendor_error(resp: requests.Response) -> tuple[str | None, str | None, str]:
     """(code, type, message) of OpenAI's `{"error": {...}}` body."""
-    try:
-        error = json.loads(resp.content)["error"]
-        if not isinstance(error, dict):
-            raise TypeError
-    except (ValueError, KeyError, TypeError):
+    error = json_member(resp, "error")
+    if error is None:
         return None, None, ""
     code = error.get("code")
     kind = error.get("type")

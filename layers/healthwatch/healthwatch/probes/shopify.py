@@ -16,6 +16,7 @@ from healthwatch.probes._vendor import (
     answered,
     credential,
     json_headers,
+    json_member,
     redirected,
     references,
     suffix,
@@ -131,11 +132,8 @@ def probe(check: Check, ctx: ProbeContext) -> Observation:
 
 
 def _shop_answer(obs: Observation, resp: requests.Response, opts: Options) -> Observation:
-    try:
-        shop = json.loads(resp.content)["shop"]
-        if not isinstance(shop, dict):
-            raise TypeError
-    except (ValueError, KeyError, TypeError):
+    shop = json_member(resp, "shop")
+    if shop is None:
         obs.error = "invalid_json: shop.json did not return a `shop` object"
         return obs
     obs.body = resp.content
