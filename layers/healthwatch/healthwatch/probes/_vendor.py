@@ -105,9 +105,8 @@ def suffix(message: str) -> str:
 
 def answered(vendor: str, resp: requests.Response, message: str) -> str:
     """The error for a status the probe has no better words for."""
-    return f"http_error: {vendor} answered {resp.status_code} {resp.reason or ''}".rstrip() + (
-        suffix(message)
-    )
+    said = f"http_error: {vendor} answered {resp.status_code} {resp.reason or ''}".rstrip()
+    return said + suffix(message)
 
 
 def redirected(status: int, check: str = "`base_url`") -> str:
