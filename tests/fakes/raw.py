@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
+import time
 from collections.abc import Callable
 
 Behaviour = Callable[[socket.socket, threading.Event], None]
@@ -139,3 +140,26 @@ def closed_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def answer_when_released(release: threading.Event, within: float = 30.0) -> Behaviour:
+    """Read the request, then hold it until `release` is set, or `within` seconds pass.
+
+    Then answer `200 OK` (unless the server is stopping). A client that gives up on time
+    never sees that answer; one that waits sees a 200 and so fails its test by the result,
+    not by a stopwatch. `within` only bounds the wait so that such a failure cannot hang.
+    """
+
+    def behaviour(conn: socket.socket, stopping: threading.Event) -> None:
+        read_request_head(conn)
+        give_up = time.monotonic() + within
+        while not (release.is_set() or stopping.is_set()) and time.monotonic() < give_up:
+            release.wait(0.05)
+        if stopping.is_set():
+            return
+        conn.sendall(
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 8\r\n"
+            b"Connection: close\r\n\r\nreleased"
+        )
+
+    return behaviour
