@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 Status = Literal["up", "degraded", "down"]
 EventKind = Literal["triggered", "resolved", "reminder", "slo_burn"]
@@ -30,8 +30,20 @@ def worst(*statuses: Status) -> Status:
     return max(statuses, key=STATUS_RANK.__getitem__)
 
 
+class Record:
+    """JSON round trip for the record dataclasses; unknown keys (a newer writer's) are ignored."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)  # type: ignore[call-overload]
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Self:
+        names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
 @dataclass
-class Result:
+class Result(Record):
     """One check, one run: the line in S3, the item in history, the element of `--json`."""
 
     run_id: str
@@ -49,17 +61,9 @@ class Result:
     conditions: list[dict[str, Any]] = field(default_factory=list)
     details: dict[str, Any] = field(default_factory=dict)
 
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Result:
-        names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
-
 
 @dataclass
-class AlertState:
+class AlertState(Record):
     """Per-check memory between runs; `version` guards against two runs writing at once."""
 
     check_id: str
@@ -77,17 +81,9 @@ class AlertState:
     pending_events: list[dict[str, Any]] = field(default_factory=list)
     version: int = 0
 
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> AlertState:
-        names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
-
 
 @dataclass
-class AlertEvent:
+class AlertEvent(Record):
     """A transition or reminder, as published to SNS, appended to alerts.jsonl, posted to chat."""
 
     event: EventKind
@@ -104,14 +100,6 @@ class AlertEvent:
     run_id: str = ""
     recent: list[dict[str, Any]] = field(default_factory=list)
     details: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> AlertEvent:
-        names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
 
 
 @dataclass

@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import contextlib
-import time
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-import requests
-
 from healthwatch.models import AlertEvent, parse_iso
 from healthwatch.notify import email
-from healthwatch.notify.webhook import post_json
+from healthwatch.notify.webhook import WebhookProvider
 
 # https://discord.com/developers/docs/resources/message#embed-object-embed-limits
 TITLE_LIMIT = 256
@@ -33,7 +29,7 @@ STYLE: dict[str, tuple[str, int]] = {  # event -> (emoji, embed colour)
 }
 
 
-class DiscordProvider:
+class DiscordProvider(WebhookProvider):
     """Posts to one Discord webhook with `?wait=true`: Discord confirms the message it created."""
 
     name = "discord"
@@ -65,14 +61,6 @@ class DiscordProvider:
         if self.username:
             message["username"] = self.username[:USERNAME_LIMIT]
         return message
-
-    def send(
-        self,
-        event: AlertEvent,
-        session: requests.Session,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        post_json(session, self._url, self.payload(event), provider=self.name, sleep=sleep)
 
 
 def with_wait(url: str) -> str:

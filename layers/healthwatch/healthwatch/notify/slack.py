@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from typing import Any
-
-import requests
 
 from healthwatch.models import AlertEvent, parse_iso
 from healthwatch.notify import email
-from healthwatch.notify.webhook import post_json
+from healthwatch.notify.webhook import WebhookProvider
 
 # Block Kit limits (https://api.slack.com/reference/block-kit/blocks).
 HEADER_LIMIT = 150
@@ -27,7 +23,7 @@ STYLE: dict[str, tuple[str, str]] = {  # event -> (emoji, attachment colour)
 }
 
 
-class SlackProvider:
+class SlackProvider(WebhookProvider):
     """Posts to one Slack incoming webhook.
 
     `channel` and `username` only take effect on legacy (custom-integration) webhooks;
@@ -68,14 +64,6 @@ class SlackProvider:
         if self.username:
             message["username"] = self.username
         return message
-
-    def send(
-        self,
-        event: AlertEvent,
-        session: requests.Session,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        post_json(session, self._url, self.payload(event), provider=self.name, sleep=sleep)
 
 
 def _summary(event: AlertEvent) -> str:

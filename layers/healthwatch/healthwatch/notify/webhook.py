@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from healthwatch.models import utcnow
+from healthwatch.models import AlertEvent, utcnow
 from healthwatch.notify import DeliveryError
 
 BACKOFF_BASE = 0.5  # seconds before the first retry of a 5xx or a transport error
@@ -243,3 +243,23 @@ def _redact(text: str, secrets: list[str]) -> str:
 
 def _clip(text: str) -> str:
     return text if len(text) <= VENDOR_TEXT_LIMIT else text[: VENDOR_TEXT_LIMIT - 3] + "..."
+
+
+class WebhookProvider:
+    """A chat provider that posts one JSON payload per alert event to its webhook URL."""
+
+    name = "webhook"
+
+    def __init__(self, webhook_url: str) -> None:
+        self._url = webhook_url
+
+    def payload(self, event: AlertEvent) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def send(
+        self,
+        event: AlertEvent,
+        session: requests.Session,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        post_json(session, self._url, self.payload(event), provider=self.name, sleep=sleep)
