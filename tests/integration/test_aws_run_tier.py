@@ -6,7 +6,6 @@ import io
 import json
 import math
 import threading
-import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
@@ -334,8 +333,6 @@ def test_cold_start_builds_once_and_warm_runs_reuse_it(
 ):
     app = handler_for(aws_env, monkeypatch, tmp_path, [(unique(), target.url)])
     backend, session = app.BACKEND, app.SESSION
-    started = time.monotonic()
     app.handler({"tier": "quick"}, lambda_context)
     app.handler({"tier": "quick"}, lambda_context)
     assert app.BACKEND is backend and app.SESSION is session
-    assert time.monotonic() - started < 5
