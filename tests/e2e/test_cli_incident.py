@@ -173,3 +173,24 @@ def test_usage_errors_exit_2(tmp_path):
     assert _cli(tmp_path, "run", "--tier", "nope").returncode == 2
     assert _cli(tmp_path, "history", "--check", "nope").returncode == 2
     assert _cli(tmp_path, "frobnicate").returncode == 2
+
+
+def test_an_unreachable_aws_backend_is_one_line_not_a_traceback(tmp_path):
+    (tmp_path / "checks.yaml").write_text(
+        "tiers: {quick: {schedule: rate(15 minutes)}}\n"
+        "checks: [{id: svc, tier: quick, url: 'http://127.0.0.1:9/'}]\n"
+    )
+    env = {
+        "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "x",
+        "AWS_SECRET_ACCESS_KEY": "x",
+        "RESULTS_BUCKET": "hw-results",
+        "HISTORY_TABLE": "hw-history",
+        "ALERT_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:hw",
+        "AWS_MAX_ATTEMPTS": "1",
+    }
+    proc = _cli(tmp_path, "history", "--check", "svc", "--backend", "aws", env_extra=env)
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.startswith("healthwatch: ") and "127.0.0.1:9" in proc.stderr

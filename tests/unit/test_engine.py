@@ -533,3 +533,31 @@ def test_a_probe_verdict_on_an_error_is_not_overruled_by_conditions():
     fine = Observation(verdict="up", http_status=500, latency_ms=3.0)
     res = _result(check, "r", "quick", "2026-11-26T00:00:00.000Z", fine, 1)
     assert res.status == "down" and res.error == "condition_failed: [STATUS] (500) == 200"
+
+
+def test_a_broken_state_store_still_stores_the_results_and_reports(tmp_path):
+    """Nothing lost: the results land, no alert goes out unclaimed, the run says what failed."""
+    from healthwatch.engine import Backend, RunError, new_session, run_tier
+    from healthwatch.secrets import Secrets
+    from healthwatch.storage.local import LocalStore
+
+    from tests.helpers import RecordingNotifier
+    from tests.helpers import config as make_config
+
+    class BrokenStates(LocalStore):
+        def save_many(self, states):
+            raise OSError("disk full")
+
+    cfg = make_config("""
+        defaults: {failure_threshold: 1}
+        tiers: {quick: {schedule: rate(15 minutes)}}
+        checks: [{id: svc, tier: quick, url: "http://127.0.0.1:9/health"}]
+    """)
+    results = LocalStore(tmp_path / "results")
+    notifier = RecordingNotifier()
+    backend = Backend(states=BrokenStates(tmp_path / "state"), results=results, notifier=notifier)
+    with pytest.raises(RunError) as info:
+        run_tier(cfg, "quick", backend, session=new_session(2), secrets=Secrets.local({}))
+    assert info.value.problems == ["alert state: disk full"]
+    assert notifier.events == []  # an alert is sent only once its state is saved
+    assert list((tmp_path / "results/results/tier=quick").rglob("health-check-*.json"))

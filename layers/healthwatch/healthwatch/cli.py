@@ -50,6 +50,10 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # a store that cannot be reached, say: one line, not a traceback
+        logging.getLogger("healthwatch.cli").debug("command failed", exc_info=True)
+        print(f"healthwatch: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_DOWN
 
 
 def _parser() -> argparse.ArgumentParser:

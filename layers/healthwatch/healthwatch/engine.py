@@ -130,7 +130,11 @@ def run_tier(
     run = TierRun(run_id, tier, iso(started), duration_ms, results)
 
     problems: list[str] = []
-    _decide_and_notify(config, run, checks, states, backend, secrets, now, problems)
+    try:
+        _decide_and_notify(config, run, checks, states, backend, secrets, now, problems)
+    except Exception as exc:  # the state store is down: still store the results, then report
+        log.error("alert state could not be saved", extra={"error": type(exc).__name__})
+        problems.append(f"alert state: {secrets.redact(str(exc)) or type(exc).__name__}")
     writes: list[tuple[str, Callable[[TierRun], object]]] = []
     if backend.results is not None:
         writes.append(("results store", backend.results.write_run))
