@@ -7,6 +7,7 @@ import operator
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Final
 
 __all__ = [
@@ -209,6 +210,13 @@ class Condition:
         if lvalue is None or rvalue is None:  # an unresolved JSON path fails any ordering
             return False, *shown
         return _ORDER[self.operator](_ordinal(lvalue), _ordinal(rvalue)), *shown
+
+
+@lru_cache(maxsize=4096)
+def parsed(text: str) -> Condition:
+    """`parse_condition`, once per distinct text: a condition is immutable once parsed, so
+    config validation, the checks and the probes' default conditions share one object."""
+    return parse_condition(text)
 
 
 def parse_condition(text: str) -> Condition:

@@ -21,7 +21,7 @@ from pydantic import (
 )
 
 from healthwatch import probes
-from healthwatch.conditions import Condition, ConditionError, parse_condition
+from healthwatch.conditions import Condition, ConditionError, parsed
 from healthwatch.durations import parse_duration
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
@@ -126,8 +126,8 @@ class Check(Strict):
             raise ValueError("; ".join(_option_error(e, self.type) for e in exc.errors())) from None
         if not self.name:
             self.name = self.id
-        self._conditions = [parse_condition(c) for c in self.conditions]
-        self._warnings = [parse_condition(c) for c in self.warnings]
+        self._conditions = [parsed(c) for c in self.conditions]
+        self._warnings = [parsed(c) for c in self.warnings]
         return self
 
     @field_validator("conditions", "warnings")
@@ -135,7 +135,7 @@ class Check(Strict):
     def _conditions_valid(cls, values: list[str]) -> list[str]:
         for text in values:
             try:
-                parse_condition(text)
+                parsed(text)
             except ConditionError as exc:
                 raise ValueError(str(exc)) from None
         return values

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from healthwatch import alerting, probes
-from healthwatch.conditions import EvalContext, evaluate_all, parse_condition
+from healthwatch.conditions import EvalContext, evaluate_all, parsed
 from healthwatch.models import (
     AlertEvent,
     AlertState,
@@ -302,9 +302,6 @@ def _observe(check: Check, ctx: ProbeContext) -> Observation:
     return obs
 
 
-_DEFAULT_CACHE: dict[tuple[str, ...], list] = {}
-
-
 def _result(
     check: Check, run_id: str, tier: str, started_at: str, obs: Observation, attempts: int
 ) -> Result:
@@ -318,10 +315,7 @@ def _result(
     )
     conditions = check.parsed_conditions
     if not conditions and obs.default_conditions:
-        key = obs.default_conditions
-        if key not in _DEFAULT_CACHE:
-            _DEFAULT_CACHE[key] = [parse_condition(c) for c in key]
-        conditions = _DEFAULT_CACHE[key]
+        conditions = [parsed(c) for c in obs.default_conditions]
     # A probe that failed, or answered with its own verdict on an error (a vendor's 429 is
     # degraded, not down), did not see the answer the conditions were written for.
     evaluated = evaluate_all(conditions, ctx) if obs.error is None else []
