@@ -142,24 +142,10 @@ def _description(event: AlertEvent) -> str:
 
 
 def _fields(event: AlertEvent) -> list[dict[str, Any]]:
-    result = event.result or {}
     fields = [
-        ("Check", f"`{_code(event.check_id)}`", True),
-        ("State", event.status, True),
-        ("Tier", event.tier, True),
-        ("Since" if event.event != "resolved" else "Down since", _since(event), True),
+        (name, f"`{_code(value)}`" if name == "Check" else value, True)
+        for name, value in email.facts(event, _since(event))
     ]
-    took = email.elapsed(event)
-    if took:
-        fields.append(("Duration", took, True))
-    latency = email.latency_text(result.get("latency_ms"))
-    if latency:
-        fields.append(("Latency", latency, True))
-    if result.get("attempts") is not None:
-        fields.append(("Attempts", str(result["attempts"]), True))
-    if result.get("http_status") is not None:
-        fields.append(("HTTP", str(result["http_status"]), True))
-    fields.append(("Severity", event.severity, True))
     if event.target:
         fields.append(("Target", event.target, False))
     recent = email.recent_results(event)

@@ -225,3 +225,29 @@ def _parse(text: Any) -> datetime | None:
         return parse_iso(text)
     except ValueError:
         return None
+
+
+def facts(event: AlertEvent, since: str) -> list[tuple[str, str]]:
+    """The short facts a chat message shows beside an alert, as (name, plain value) pairs.
+
+    `since` is the incident's start already written the provider's way (a date token).
+    """
+    result = event.result or {}
+    out = [
+        ("Check", event.check_id),
+        ("State", event.status),
+        ("Tier", event.tier),
+        ("Since" if event.event != "resolved" else "Down since", since),
+    ]
+    took = elapsed(event)
+    if took:
+        out.append(("Duration", took))
+    latency = latency_text(result.get("latency_ms"))
+    if latency:
+        out.append(("Latency", latency))
+    if result.get("attempts") is not None:
+        out.append(("Attempts", str(result["attempts"])))
+    if result.get("http_status") is not None:
+        out.append(("HTTP", str(result["http_status"])))
+    out.append(("Severity", event.severity))
+    return out

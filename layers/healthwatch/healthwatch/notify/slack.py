@@ -81,24 +81,14 @@ def _summary(event: AlertEvent) -> str:
 
 
 def _detail_blocks(event: AlertEvent) -> list[dict[str, Any]]:
-    result = event.result or {}
+    since = _since(event)  # a Slack date token, already escaped
     fields = [
-        ("Check", f"`{_code(event.check_id)}`"),
-        ("State", escape(event.status)),
-        ("Tier", escape(event.tier)),
-        ("Since" if event.event != "resolved" else "Down since", _since(event)),
+        (
+            name,
+            f"`{_code(value)}`" if name == "Check" else value if value is since else escape(value),
+        )
+        for name, value in email.facts(event, since)
     ]
-    took = email.elapsed(event)
-    if took:
-        fields.append(("Duration", took))
-    latency = email.latency_text(result.get("latency_ms"))
-    if latency:
-        fields.append(("Latency", latency))
-    if result.get("attempts") is not None:
-        fields.append(("Attempts", str(result["attempts"])))
-    if result.get("http_status") is not None:
-        fields.append(("HTTP", str(result["http_status"])))
-    fields.append(("Severity", escape(event.severity)))
     blocks: list[dict[str, Any]] = [
         {
             "type": "section",
