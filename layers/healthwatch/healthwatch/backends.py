@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from healthwatch.engine import Backend
 from healthwatch.models import AlertEvent
-from healthwatch.notify import DeliveryError, Notifier
+from healthwatch.notify import Notifier
 
 if TYPE_CHECKING:
     import requests
@@ -91,6 +91,3 @@ def build_secrets(name: str) -> Secrets:
 
         return aws_secrets()
     return Secrets.local()
-
-
-__all__ = ["DeliveryError", "build_backend", "build_secrets", "local_backend"]

@@ -7,10 +7,7 @@ import json
 import logging
 import os
 import sys
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TextIO
-
-from healthwatch.durations import format_duration, parse_duration
 
 if TYPE_CHECKING:
     from healthwatch.config import Config
@@ -139,13 +136,6 @@ def _colour(args: argparse.Namespace, stream: TextIO) -> bool:
 
 def _paint(text: str, status: str, on: bool) -> str:
     return f"\033[{_COLOURS[status]}m{text}\033[0m" if on else text
-
-
-def _since(text: str) -> timedelta:
-    try:
-        return timedelta(seconds=parse_duration(text))
-    except ValueError as exc:
-        raise UsageError(f"--since: {exc}") from None
 
 
 # -- commands ------------------------------------------------------------------------------
@@ -279,9 +269,6 @@ def cmd_status_page(args: argparse.Namespace) -> int:
     from healthwatch.statuspage import status_page_main
 
     return status_page_main(args, _load(args), _backend_name(args), _data_dir(args))
-
-
-__all__ = ["format_duration", "main"]
 
 
 if __name__ == "__main__":  # run as the package's module, so its exceptions are the same classes

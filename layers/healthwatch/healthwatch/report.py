@@ -13,7 +13,6 @@ from healthwatch.durations import format_duration
 from healthwatch.models import iso, parse_iso
 
 PERCENTILE_METHOD = "nearest-rank"
-AVAILABLE = ("up", "degraded")  # uptime counts a degraded answer as available
 
 
 def percentile(sorted_values: Sequence[float], p: float) -> float | None:

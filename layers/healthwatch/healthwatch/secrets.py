@@ -107,13 +107,7 @@ class Secrets:
         return REFERENCE.sub(lambda m: self.lookup(m.group(1), m.group(2).strip()), text)
 
     def resolve_obj(self, obj: Any) -> Any:
-        if isinstance(obj, str):
-            return self.resolve(obj)
-        if isinstance(obj, dict):
-            return {k: self.resolve_obj(v) for k, v in obj.items()}
-        if isinstance(obj, list):
-            return [self.resolve_obj(v) for v in obj]
-        return obj
+        return _walk(obj, self.resolve)
 
     def remember(self, value: str) -> None:
         """Treat `value` as a secret too (a token a vendor returned, a webhook URL).

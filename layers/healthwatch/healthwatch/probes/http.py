@@ -58,7 +58,7 @@ def target(options: Options) -> str:
 
 def probe(check: Check, ctx: ProbeContext) -> Observation:
     opts: Options = check.options
-    url = ctx.secrets.resolve(opts.url)
+    url = first_url = ctx.secrets.resolve(opts.url)
     headers = {k: ctx.secrets.resolve(v) for k, v in opts.headers.items()}
     data: bytes | None = None
     if isinstance(opts.body, dict | list):
@@ -116,8 +116,8 @@ def probe(check: Check, ctx: ProbeContext) -> Observation:
     obs.connected = True
     obs.http_status = resp.status_code
     obs.body = body
-    obs.details = {"url_final": _strip_query(url) if url != ctx.secrets.resolve(opts.url) else None}
-    obs.details = {k: v for k, v in obs.details.items() if v is not None}
+    if url != first_url:  # where the redirects ended
+        obs.details["url_final"] = _strip_query(url)
     if "BODY" in uses and _wants_json(check) and body:
         try:
             json.loads(body)

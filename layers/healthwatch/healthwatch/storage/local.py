@@ -156,7 +156,3 @@ class LocalStore:
             if any(isinstance(v, AlertState) for v in out.values()):
                 atomic_write(self.state_path, json.dumps(stored, indent=1, sort_keys=True).encode())
         return out
-
-    def all_states(self) -> dict[str, AlertState]:
-        with self._locked():
-            return {k: AlertState.from_dict(v) for k, v in self._read_states().items()}
