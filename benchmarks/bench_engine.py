@@ -34,9 +34,9 @@ from typing import Any
 import yaml
 from healthwatch.config import Config, parse_config
 from healthwatch.engine import MAX_WORKERS, Backend, new_session, run_tier
+from healthwatch.errors import ConflictError
 from healthwatch.models import AlertState
 from healthwatch.secrets import Secrets
-from healthwatch.storage import ConflictError
 from healthwatch.storage.local import LocalStore
 
 DELAY = 0.1  # seconds the target takes to answer

@@ -8,7 +8,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.data_classes import SNSEvent, event_source
 from healthwatch import aws
 from healthwatch.engine import new_session
-from healthwatch.notify import DeliveryError
+from healthwatch.errors import DeliveryError
 from healthwatch.notify.chat import ChatNotifier, providers_from_config
 from healthwatch.notify.sns_message import alert_from_message
 

@@ -6,7 +6,8 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from healthwatch import aws
-from healthwatch.engine import RunError, new_run_id, new_session, run_tier
+from healthwatch.engine import new_run_id, new_session, run_tier
+from healthwatch.errors import RunError
 from healthwatch.models import utcnow
 
 # Built once per container: the environment is checked here, so a bad one fails the cold start.

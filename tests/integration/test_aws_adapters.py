@@ -10,11 +10,10 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from healthwatch.config import ConfigError
+from healthwatch.errors import ConfigError, DeliveryError, StoreError
 from healthwatch.models import AlertEvent, AlertState, TierRun
-from healthwatch.notify import DeliveryError
 from healthwatch.notify.sns import MESSAGE_LIMIT, SnsNotifier, publish_request
-from healthwatch.storage.dynamodb import DynamoStore, StoreError
+from healthwatch.storage.dynamodb import DynamoStore
 
 from tests.helpers import result
 
@@ -179,7 +178,7 @@ def test_a_state_write_is_conditional_on_its_version(aws_env, moto_server, stack
     ]
     assert item["version"] == {"N": "1"} and item["incident_open"] == {"BOOL": True}
     assert store.load(["a"])["a"] == saved
-    from healthwatch.storage import ConflictError
+    from healthwatch.errors import ConflictError
 
     with pytest.raises(ConflictError):
         store.save(AlertState(check_id="a"))  # version 0: someone else wrote it first
@@ -188,7 +187,7 @@ def test_a_state_write_is_conditional_on_its_version(aws_env, moto_server, stack
 def test_many_states_save_in_one_transaction_and_a_lost_race_is_a_conflict(
     aws_env, moto_server, stack
 ):
-    from healthwatch.storage import ConflictError
+    from healthwatch.errors import ConflictError
 
     client = moto_server.client("dynamodb")
     store = DynamoStore(client, make_table(moto_server, stack))
@@ -366,7 +365,7 @@ def test_secret_and_parameter_references_resolve_once_per_container(aws_env, mot
     assert secrets.resolve(text) == "Bearer s3cr3t-value / p4ram-value"
     assert calls == Counter()  # cached
     assert secrets.redact("echo s3cr3t-value") == "echo ***"
-    from healthwatch.secrets import SecretError
+    from healthwatch.errors import SecretError
 
     with pytest.raises(SecretError, match="could not be read"):
         secrets.resolve("${secret:hotdash/does-not-exist}")

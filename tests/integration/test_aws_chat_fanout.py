@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from healthwatch.notify import DeliveryError
+from healthwatch.errors import DeliveryError
 
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.slack import FakeSlack

@@ -10,7 +10,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from healthwatch.config import ConfigError
+from healthwatch.errors import ConfigError
 from healthwatch.storage.keys import latest_key
 
 from tests.integration.conftest import (
@@ -79,7 +79,7 @@ def test_a_scheduled_event_runs_its_tier_and_stores_everything(
 
 
 def test_unknown_tiers_are_rejected_clearly(aws_env, monkeypatch, tmp_path, target, lambda_context):
-    from healthwatch.aws import UnknownTierError
+    from healthwatch.errors import UnknownTierError
 
     app = handler_for(aws_env, monkeypatch, tmp_path, [(unique(), target.url)])
     with pytest.raises(UnknownTierError, match=r"unknown tier 'nightly'.*quick, integrations"):
@@ -227,7 +227,7 @@ def test_two_overlapping_runs_of_a_tier_send_one_alert(
 def test_an_alert_sns_refused_is_kept_and_sent_by_the_next_run(
     aws_env, stack, moto_server, monkeypatch, tmp_path, target, lambda_context
 ):
-    from healthwatch.engine import RunError
+    from healthwatch.errors import RunError
 
     cid = unique()
     target.status = 500

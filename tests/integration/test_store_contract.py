@@ -7,8 +7,8 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from healthwatch.errors import ConflictError
 from healthwatch.models import AlertState, TierRun
-from healthwatch.storage import ConflictError
 from healthwatch.storage.local import LocalStore
 
 from tests.helpers import result

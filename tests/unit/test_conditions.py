@@ -13,12 +13,12 @@ import pytest
 from healthwatch import conditions
 from healthwatch.conditions import (
     Condition,
-    ConditionError,
     ConditionResult,
     EvalContext,
     evaluate_all,
     parse_condition,
 )
+from healthwatch.errors import ConditionError
 
 HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS

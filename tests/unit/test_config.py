@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 from healthwatch.cli import main
-from healthwatch.config import ConfigError, load_config, parse_config
+from healthwatch.config import load_config, parse_config
+from healthwatch.errors import ConfigError
 
 GOOD = """\
 version: 1

@@ -537,7 +537,8 @@ def test_a_probe_verdict_on_an_error_is_not_overruled_by_conditions():
 
 def test_a_broken_state_store_still_stores_the_results_and_reports(tmp_path):
     """Nothing lost: the results land, no alert goes out unclaimed, the run says what failed."""
-    from healthwatch.engine import Backend, RunError, new_session, run_tier
+    from healthwatch.engine import Backend, new_session, run_tier
+    from healthwatch.errors import RunError
     from healthwatch.secrets import Secrets
     from healthwatch.storage.local import LocalStore
 

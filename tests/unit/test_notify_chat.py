@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 import requests
+from healthwatch.errors import DeliveryError
 from healthwatch.models import AlertEvent
-from healthwatch.notify import DeliveryError
 from healthwatch.notify.chat import ChatDeliveryError, ChatNotifier, providers_from_config
 from healthwatch.notify.discord import DiscordProvider, embed_length, with_wait
 from healthwatch.notify.slack import SlackProvider

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from healthwatch.errors import DeliveryError
 from healthwatch.models import AlertEvent
-from healthwatch.notify import DeliveryError
 from healthwatch.notify.local import LocalNotifier, read_alerts
 
 

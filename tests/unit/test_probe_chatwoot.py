@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 import requests
 import yaml
-from healthwatch.config import Check, ConfigError, parse_config
-from healthwatch.probes import Observation, ProbeContext, ProbeError, chatwoot
+from healthwatch.config import Check, parse_config
+from healthwatch.errors import ConfigError, ProbeError
+from healthwatch.probes import Observation, ProbeContext, chatwoot
 from healthwatch.secrets import Secrets
 
 from tests.fakes import chatwoot as fake_chatwoot

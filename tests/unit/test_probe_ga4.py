@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 import requests
 import yaml
-from healthwatch.config import Check, ConfigError, parse_config
-from healthwatch.probes import Observation, ProbeContext, ProbeError, ga4
+from healthwatch.config import Check, parse_config
+from healthwatch.errors import ConfigError, ProbeError
+from healthwatch.probes import Observation, ProbeContext, ga4
 from healthwatch.secrets import Secrets
 
 from tests.fakes import ga4 as fake_google

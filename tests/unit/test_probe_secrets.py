@@ -15,7 +15,8 @@ import pytest
 import requests
 import yaml
 from healthwatch.config import parse_config
-from healthwatch.probes import ProbeContext, ProbeError, chatwoot, ga4, openai, shopify
+from healthwatch.errors import ProbeError
+from healthwatch.probes import ProbeContext, chatwoot, ga4, openai, shopify
 from healthwatch.secrets import Secrets
 
 from tests.fakes import chatwoot as fake_chatwoot

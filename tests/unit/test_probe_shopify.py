@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 import requests
 import yaml
-from healthwatch.config import Check, ConfigError, parse_config
-from healthwatch.probes import Observation, ProbeContext, ProbeError, shopify
+from healthwatch.config import Check, parse_config
+from healthwatch.errors import ConfigError, ProbeError
+from healthwatch.probes import Observation, ProbeContext, shopify
 from healthwatch.secrets import Secrets
 
 from tests.fakes import shopify as fake_shopify

@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from healthwatch.config import parse_config
-from healthwatch.engine import Backend, RunError, new_session, run_tier
+from healthwatch.engine import Backend, new_session, run_tier
+from healthwatch.errors import DeliveryError, RunError
 from healthwatch.models import AlertEvent, Result, TierRun, iso
-from healthwatch.notify import DeliveryError
 from healthwatch.secrets import Secrets
 from healthwatch.slo import SloBurnAlerts, burn_rate, state_id
 from healthwatch.storage.local import LocalStore

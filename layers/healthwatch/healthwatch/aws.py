@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from healthwatch.config import Config, ConfigError, load_config, parse_config
+from healthwatch.config import Config, load_config, parse_config
 from healthwatch.engine import Backend
+from healthwatch.errors import ConfigError, UnknownTierError
 from healthwatch.secrets import EnvSource, Secrets
 
 if TYPE_CHECKING:
@@ -271,10 +272,6 @@ def _config_from_s3(uri: str) -> Config:
 
 
 # -- handler helpers ---------------------------------------------------------------------------
-
-
-class UnknownTierError(ValueError):
-    """The event names no tier this function runs."""
 
 
 def served_tiers(config: Config, env: AwsSettings) -> tuple[str, ...]:

@@ -9,6 +9,8 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any, TextIO
 
+from healthwatch.errors import UsageError
+
 if TYPE_CHECKING:
     from healthwatch.config import Config
     from healthwatch.models import TierRun
@@ -18,10 +20,6 @@ EXIT_OK, EXIT_DOWN, EXIT_USAGE = 0, 1, 2
 _COLOURS = {"up": "32", "degraded": "33", "down": "31"}
 _SYMBOLS = {"up": "UP", "degraded": "DEGRADED", "down": "DOWN"}
 INTEGRATION_TYPES = {"shopify", "chatwoot", "ga4", "openai", "statuspage"}
-
-
-class UsageError(Exception):
-    pass
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
         stream=sys.stderr,
         format="%(levelname)s %(name)s: %(message)s",
     )
-    from healthwatch.config import ConfigError
+    from healthwatch.errors import ConfigError
 
     try:
         return int(args.func(args))
@@ -151,7 +149,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from healthwatch.backends import build_backend, build_secrets
-    from healthwatch.engine import RunError, new_session, run_tier
+    from healthwatch.engine import new_session, run_tier
+    from healthwatch.errors import RunError
 
     config = _load(args)
     if args.all:

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Final
 
+from healthwatch.errors import ConditionError
+
 __all__ = [
     "Condition",
     "ConditionError",
@@ -57,10 +59,6 @@ _NS_PER_UNIT: Final = {
 }
 _MAX_NS: Final = 2**63 - 1  # Go's time.Duration is an int64 of nanoseconds
 _ORDER: Final = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
-
-
-class ConditionError(ValueError):
-    """Invalid condition syntax: a config error to fix, never a failed check."""
 
 
 @dataclass(frozen=True)

@@ -21,22 +21,14 @@ from pydantic import (
 )
 
 from healthwatch import probes
-from healthwatch.conditions import Condition, ConditionError, parsed
+from healthwatch.conditions import Condition, parsed
 from healthwatch.durations import parse_duration
+from healthwatch.errors import ConditionError, ConfigError
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 ID_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
 _RATE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
 _WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-
-
-class ConfigError(Exception):
-    """An invalid config. `errors` holds one line per problem, each naming its field."""
-
-    def __init__(self, source: str, errors: list[str]) -> None:
-        self.source = source
-        self.errors = errors
-        super().__init__(f"{source}: invalid config\n" + "\n".join(f"  - {e}" for e in errors))
 
 
 class Strict(BaseModel):

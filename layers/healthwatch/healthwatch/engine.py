@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from healthwatch import alerting, probes
 from healthwatch.conditions import EvalContext, evaluate_all, parsed
+from healthwatch.errors import DeliveryError, ProbeError, RunError, SecretError
 from healthwatch.models import (
     AlertEvent,
     AlertState,
@@ -24,9 +25,8 @@ from healthwatch.models import (
     utcnow,
     worst,
 )
-from healthwatch.notify import DeliveryError, Notifier
-from healthwatch.probes import Observation, ProbeContext, ProbeError
-from healthwatch.secrets import SecretError
+from healthwatch.notify import Notifier
+from healthwatch.probes import Observation, ProbeContext
 from healthwatch.storage import HistoryStore, ResultStore, StateStore, save_all
 
 if TYPE_CHECKING:
@@ -41,15 +41,6 @@ MAX_WORKERS = 64
 SAVE_ATTEMPTS = 5
 # Error classes a re-probe within the run cannot fix: the next run tries again.
 NOT_RETRIED = frozenset({"secret", "invalid_url"})
-
-
-class RunError(Exception):
-    """The checks ran and their alerts went out, but something could not be stored or sent."""
-
-    def __init__(self, run: TierRun, problems: list[str]) -> None:
-        super().__init__("; ".join(problems))
-        self.run = run
-        self.problems = problems
 
 
 @dataclass

@@ -31,13 +31,14 @@ def window(since: str, now: datetime | None = None) -> tuple[datetime, datetime]
     try:
         return end - timedelta(seconds=parse_duration(since)), end + timedelta(seconds=1)
     except ValueError as exc:
-        from healthwatch.cli import UsageError
+        from healthwatch.errors import UsageError
 
         raise UsageError(f"--since: {exc}") from None
 
 
 def history_main(args: argparse.Namespace, config: Config, backend: str, data_dir: str) -> int:
-    from healthwatch.cli import UsageError, _colour, _paint
+    from healthwatch.cli import _colour, _paint
+    from healthwatch.errors import UsageError
 
     try:
         config.check(args.check)
@@ -62,7 +63,8 @@ def history_main(args: argparse.Namespace, config: Config, backend: str, data_di
 
 def report_main(args: argparse.Namespace, config: Config, backend: str, data_dir: str) -> int:
     """`healthwatch report`: figures per check and tier beside their SLO targets."""
-    from healthwatch.cli import UsageError, _colour
+    from healthwatch.cli import _colour
+    from healthwatch.errors import UsageError
     from healthwatch.report import build_report, render_text, with_progress
 
     check = getattr(args, "check", None)

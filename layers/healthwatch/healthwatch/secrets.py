@@ -8,12 +8,10 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
+from healthwatch.errors import SecretError
+
 REFERENCE = re.compile(r"\$\{(secret|ssm|env):([^}]+)\}")
 REDACTED = "***"
-
-
-class SecretError(Exception):
-    """A reference that cannot be resolved. The message names the reference, never a value."""
 
 
 class SecretSource(Protocol):

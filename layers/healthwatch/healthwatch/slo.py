@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from healthwatch import alerting
+from healthwatch.errors import ConflictError, DeliveryError
 from healthwatch.models import (
     AlertEvent,
     AlertState,
@@ -20,9 +21,7 @@ from healthwatch.models import (
     parse_iso,
     utcnow,
 )
-from healthwatch.notify import DeliveryError
 from healthwatch.report import in_maintenance
-from healthwatch.storage import ConflictError
 
 if TYPE_CHECKING:
     from healthwatch.config import Check, Config

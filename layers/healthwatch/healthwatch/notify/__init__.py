@@ -8,10 +8,6 @@ if TYPE_CHECKING:
     from healthwatch.models import AlertEvent
 
 
-class DeliveryError(Exception):
-    """A delivery that still failed after its retries. Never swallowed: raised or queued."""
-
-
 class Notifier(Protocol):
     """Delivers one alert event (SNS in AWS; alerts.jsonl and chat locally)."""
 

@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING, Protocol
 
 import requests
 
-from healthwatch.notify import DeliveryError
+from healthwatch.errors import DeliveryError, SecretError
 from healthwatch.notify.discord import DiscordProvider
 from healthwatch.notify.slack import SlackProvider
-from healthwatch.secrets import REFERENCE, SecretError, Secrets
+from healthwatch.secrets import REFERENCE, Secrets
 
 if TYPE_CHECKING:
     from healthwatch.config import Notifications

@@ -8,8 +8,9 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from healthwatch.errors import DeliveryError
 from healthwatch.models import AlertEvent
-from healthwatch.notify import DeliveryError, email
+from healthwatch.notify import email
 
 if TYPE_CHECKING:
     from mypy_boto3_sns import SNSClient

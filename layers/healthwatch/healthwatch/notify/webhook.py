@@ -11,8 +11,8 @@ from urllib.parse import urlsplit
 
 import requests
 
+from healthwatch.errors import DeliveryError
 from healthwatch.models import AlertEvent, utcnow
-from healthwatch.notify import DeliveryError
 
 BACKOFF_BASE = 0.5  # seconds before the first retry of a 5xx or a transport error
 BACKOFF_CAP = 8.0

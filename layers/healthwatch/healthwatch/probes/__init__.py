@@ -26,15 +26,6 @@ if TYPE_CHECKING:
     from healthwatch.secrets import Secrets
 
 
-class ProbeError(Exception):
-    """The probe itself failed; `kind` is the short error class of the result record."""
-
-    def __init__(self, kind: str, message: str) -> None:
-        super().__init__(f"{kind}: {message}")
-        self.kind = kind
-        self.message = message
-
-
 @dataclass
 class Observation:
     """What one attempt saw. The engine turns it into a `Result`."""

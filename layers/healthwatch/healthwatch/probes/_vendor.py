@@ -13,7 +13,8 @@ from typing import Annotated, Any
 import requests
 from pydantic import AfterValidator
 
-from healthwatch.probes import Observation, ProbeContext, ProbeError
+from healthwatch.errors import ProbeError
+from healthwatch.probes import Observation, ProbeContext
 from healthwatch.probes.http import classify
 from healthwatch.secrets import REFERENCE
 

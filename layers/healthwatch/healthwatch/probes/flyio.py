@@ -12,8 +12,9 @@ import requests
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from healthwatch.durations import format_duration, parse_duration
+from healthwatch.errors import ProbeError
 from healthwatch.models import Status, iso, parse_iso, worst
-from healthwatch.probes import Observation, ProbeContext, ProbeError
+from healthwatch.probes import Observation, ProbeContext
 from healthwatch.probes._vendor import USER_AGENT, ms_since
 from healthwatch.probes.http import classify
 

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any, Literal
 import requests
 from pydantic import BaseModel, ConfigDict, field_validator
 
-from healthwatch.probes import Observation, ProbeContext, ProbeError
+from healthwatch.errors import ProbeError
+from healthwatch.probes import Observation, ProbeContext
 from healthwatch.probes._vendor import (
     USER_AGENT,
     BaseUrl,

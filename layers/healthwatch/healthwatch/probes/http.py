@@ -13,7 +13,8 @@ import requests
 import urllib3
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from healthwatch.probes import Observation, ProbeContext, ProbeError
+from healthwatch.errors import ProbeError
+from healthwatch.probes import Observation, ProbeContext
 from healthwatch.secrets import has_reference
 
 if TYPE_CHECKING:

@@ -9,8 +9,9 @@ from urllib.parse import urlsplit
 import requests
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from healthwatch.errors import ProbeError
 from healthwatch.models import Status
-from healthwatch.probes import Observation, ProbeContext, ProbeError
+from healthwatch.probes import Observation, ProbeContext
 from healthwatch.probes._vendor import USER_AGENT, ms_since
 from healthwatch.probes.http import classify
 

@@ -15,8 +15,9 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from healthwatch.durations import format_duration
+from healthwatch.errors import ProbeError
 from healthwatch.models import iso
-from healthwatch.probes import Observation, ProbeContext, ProbeError
+from healthwatch.probes import Observation, ProbeContext
 
 if TYPE_CHECKING:
     from cryptography.x509 import Certificate

@@ -6,6 +6,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
+from healthwatch.errors import ConflictError
 from healthwatch.models import AlertState, TierRun
 
 
@@ -37,10 +38,6 @@ class HistoryStore(Protocol):
     def query_all(self, since: datetime, until: datetime | None = None) -> Iterator[dict[str, Any]]:
         """Every check's result records in the window (reports, status page)."""
         ...
-
-
-class ConflictError(Exception):
-    """Another run wrote the state first: reload and decide again."""
 
 
 class StateStore(Protocol):

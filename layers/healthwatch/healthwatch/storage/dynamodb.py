@@ -12,8 +12,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from healthwatch.errors import ConflictError, StoreError
 from healthwatch.models import AlertState, Result, TierRun, iso, utcnow
-from healthwatch.storage import ConflictError
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -23,10 +23,6 @@ READ_BATCH = 100  # BatchGetItem's limit
 TRANSACT_BATCH = 100  # TransactWriteItems' limit
 DETAILS_LIMIT = 16_000  # bytes of a result's `details` kept in history (the S3 line has all)
 _FLOATS = {"latency_ms", "duration_ms"}
-
-
-class StoreError(Exception):
-    """DynamoDB kept part of a batch unprocessed after every retry."""
 
 
 def result_pk(check_id: str) -> str:

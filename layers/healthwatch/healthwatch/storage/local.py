@@ -12,8 +12,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from healthwatch.errors import ConflictError
 from healthwatch.models import AlertState, TierRun, parse_iso
-from healthwatch.storage import ConflictError
 from healthwatch.storage.keys import (
     RESULTS_PREFIX,
     jsonl,
