@@ -33,9 +33,10 @@ from typing import Any
 
 import yaml
 from healthwatch.config import Config, parse_config
-from healthwatch.engine import MAX_WORKERS, Backend, new_session, run_tier
+from healthwatch.engine import MAX_WORKERS, Ports, run_tier
 from healthwatch.errors import ConflictError
 from healthwatch.models import AlertState
+from healthwatch.runtime.clients import http_session
 from healthwatch.secrets import Secrets
 from healthwatch.storage.local import LocalStore
 
@@ -176,11 +177,11 @@ class MemoryStates:
 def run_once(config: Config, workers: int, data_dir: str | None) -> Row:
     """One run of the tier; `data_dir` set: alert state and results go to a LocalStore."""
     if data_dir is None:
-        backend = Backend(states=MemoryStates())
+        backend = Ports(states=MemoryStates())
     else:
         store = LocalStore(data_dir)
-        backend = Backend(states=store, results=store)
-    session = new_session(workers)
+        backend = Ports(states=store, results=store)
+    session = http_session(workers)
     try:
         t0 = time.perf_counter()
         run = run_tier(

@@ -37,14 +37,14 @@ def aws_env(
     moto_server: MotoServer, stack: Stack, monkeypatch: pytest.MonkeyPatch
 ) -> dict[str, str]:
     """The functions' environment, every client pointed at the moto server."""
-    from healthwatch import aws
+    from healthwatch.runtime import clients
 
     env = {**moto_server.env(), **stack.env()}
     for name in ("HEALTHWATCH_TIERS", "HEALTHWATCH_STACK", "CHECKS_CONFIG", "HEALTHWATCH_BACKEND"):
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    monkeypatch.setattr(aws, "_session", None)  # a session made under other variables
+    monkeypatch.setattr(clients, "_session", None)  # a session made under other variables
     return env
 
 

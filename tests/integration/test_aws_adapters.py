@@ -293,7 +293,7 @@ def test_a_delivery_that_keeps_failing_raises(aws_env, moto_server, stack):
 
 
 def test_settings_name_every_bad_variable(aws_env, monkeypatch):
-    from healthwatch.aws import settings
+    from healthwatch.runtime.settings import settings
 
     with pytest.raises(ConfigError) as failure:
         settings(
@@ -308,7 +308,7 @@ def test_settings_name_every_bad_variable(aws_env, monkeypatch):
 
 
 def test_the_stack_name_is_enough(aws_env, stack, monkeypatch):
-    from healthwatch.aws import settings
+    from healthwatch.runtime.settings import settings
 
     env = settings({"HEALTHWATCH_STACK": stack.name})
     assert env.results_bucket == stack.outputs["ResultsBucket"]
@@ -317,24 +317,25 @@ def test_the_stack_name_is_enough(aws_env, stack, monkeypatch):
 
 
 def test_a_stack_that_is_not_there_is_named(aws_env):
-    from healthwatch.aws import settings
+    from healthwatch.runtime.settings import settings
 
     with pytest.raises(ConfigError, match="HEALTHWATCH_STACK: .*no-such-stack"):
         settings({"HEALTHWATCH_STACK": "no-such-stack"})
 
 
 def test_no_region_is_a_config_error(aws_env, monkeypatch):
-    from healthwatch import aws
+    from healthwatch.runtime import clients
 
     for name in ("AWS_REGION", "AWS_DEFAULT_REGION"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
     with pytest.raises(ConfigError, match="no AWS region"):
-        aws.client("sns")
+        clients.client("sns")
 
 
 def test_the_config_can_live_in_the_bucket(aws_env, stack, moto_server, monkeypatch):
-    from healthwatch.aws import load_config_from_env, settings
+    from healthwatch.runtime.config_source import load_config_from_env
+    from healthwatch.runtime.settings import settings
 
     from tests.fakes.moto_server import ROOT
 
@@ -350,7 +351,7 @@ def test_the_config_can_live_in_the_bucket(aws_env, stack, moto_server, monkeypa
 
 
 def test_secret_and_parameter_references_resolve_once_per_container(aws_env, moto_server):
-    from healthwatch.aws import aws_secrets
+    from healthwatch.runtime.secrets import aws_secrets
 
     name = f"hotdash/token-{uuid.uuid4().hex[:6]}"
     moto_server.client("secretsmanager").create_secret(Name=name, SecretString="s3cr3t-value")
@@ -402,6 +403,6 @@ def test_secret_and_parameter_references_resolve_once_per_container(aws_env, mot
     ],
 )
 def test_the_tier_of_an_event(event, tier):
-    from healthwatch.aws import tier_from_event
+    from healthwatch.runtime.lambda_support import tier_from_event
 
     assert tier_from_event(event, ("quick", "integrations", "comprehensive")) == tier

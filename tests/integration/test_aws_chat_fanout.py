@@ -68,13 +68,10 @@ def test_each_record_is_posted_to_slack_and_discord_in_their_shapes(
 
 
 def test_a_429_is_waited_out_for_as_long_as_retry_after_says(chat, slack, discord, lambda_context):
-    from healthwatch.notify.chat import ChatNotifier, providers_from_config
-
     slack.rate_limit_next(1, retry_after=1)
     # The container's notifier, with its waits recorded instead of slept.
     waits: list[float] = []
-    providers = providers_from_config(chat.CONFIG.notifications, chat.SECRETS)
-    chat.NOTIFIER = ChatNotifier(providers, chat.SESSION, sleep=waits.append)
+    chat.CHAT.chat.sleep = waits.append
     assert chat.handler(event("sns-alert-triggered.json"), lambda_context)["posted"] == 1
     assert waits == [1.0]
     assert len(slack.requests) == 2 and len(slack.messages) == 1
@@ -84,7 +81,7 @@ def test_a_429_is_waited_out_for_as_long_as_retry_after_says(chat, slack, discor
 def test_repeated_server_errors_raise_so_lambda_retries(chat, slack, discord, lambda_context):
     discord.fail_next(10, status=500)
     waits: list[float] = []
-    chat.notifier().sleep = waits.append  # the backoff, without the waiting
+    chat.CHAT.chat.sleep = waits.append  # the backoff, without the waiting
     with pytest.raises(DeliveryError, match="discord") as failure:
         chat.handler(event("sns-alert-triggered.json"), lambda_context)
     assert discord.messages == [] and len(discord.requests) == 4 and waits

@@ -126,7 +126,7 @@ def test_one_alert_when_the_threshold_is_reached_one_when_it_recovers(
         moto_server, stack.outputs["AlertTopicArn"], {"event": ["resolved"], "check_id": [cid]}
     )
     published = []
-    app.BACKEND.notifier.client.meta.events.register(
+    app.RUN_TIER.runtime.ports.notifier.client.meta.events.register(
         "provide-client-params.sns.Publish", lambda params, **kw: published.append(dict(params))
     )
 
@@ -235,7 +235,7 @@ def test_an_alert_sns_refused_is_kept_and_sent_by_the_next_run(
     # Given a topic that does not exist (deleted, or a wrong ARN)
     monkeypatch.setenv("ALERT_TOPIC_ARN", stack.outputs["AlertTopicArn"] + "-gone")
     broken = handler_for(aws_env, monkeypatch, tmp_path, [(cid, target.url)], failure_threshold=1)
-    broken.BACKEND.notifier.sleep = lambda s: None
+    broken.RUN_TIER.runtime.ports.notifier.sleep = lambda s: None
     # When the alert cannot be published, the run fails (Lambda's failure destination gets it)
     with pytest.raises(RunError, match="triggered alert not delivered"):
         broken.handler({"tier": "quick"}, lambda_context)
@@ -288,7 +288,11 @@ def test_aws_calls_of_one_run(checks, aws_env, monkeypatch, tmp_path, target, la
     def count(model, **kw):
         calls[phase[0]].update([f"{model.service_model.service_name}.{model.name}"])
 
-    for store in (app.BACKEND.results, app.BACKEND.states, app.BACKEND.notifier):
+    for store in (
+        app.RUN_TIER.runtime.ports.results,
+        app.RUN_TIER.runtime.ports.states,
+        app.RUN_TIER.runtime.ports.notifier,
+    ):
         store.client.meta.events.register("before-call", count)
 
     def switch(label):
@@ -297,8 +301,8 @@ def test_aws_calls_of_one_run(checks, aws_env, monkeypatch, tmp_path, target, la
 
         return hook
 
-    app.BACKEND.after_run.insert(0, switch("hooks"))
-    app.BACKEND.after_run.append(switch("run"))
+    app.RUN_TIER.runtime.ports.after_run.insert(0, switch("hooks"))
+    app.RUN_TIER.runtime.ports.after_run.append(switch("run"))
 
     def one_run():
         for counter in calls.values():
@@ -332,7 +336,7 @@ def test_cold_start_builds_once_and_warm_runs_reuse_it(
     aws_env, monkeypatch, tmp_path, target, lambda_context
 ):
     app = handler_for(aws_env, monkeypatch, tmp_path, [(unique(), target.url)])
-    backend, session = app.BACKEND, app.SESSION
+    backend, session = app.RUN_TIER.runtime.ports, app.RUN_TIER.runtime.session
     app.handler({"tier": "quick"}, lambda_context)
     app.handler({"tier": "quick"}, lambda_context)
-    assert app.BACKEND is backend and app.SESSION is session
+    assert app.RUN_TIER.runtime.ports is backend and app.RUN_TIER.runtime.session is session

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import threading
 
-from healthwatch.engine import Backend, new_session, run_tier
+from healthwatch.engine import Ports, run_tier
+from healthwatch.runtime.clients import http_session
 from healthwatch.secrets import Secrets
 from healthwatch.storage.local import LocalStore
 
@@ -25,10 +26,10 @@ def test_overlapping_runs_send_one_alert(tmp_path):
         runs = []
 
         def one_run() -> None:
-            backend = Backend(states=LocalStore(tmp_path), notifier=notifier)
+            backend = Ports(states=LocalStore(tmp_path), notifier=notifier)
             barrier.wait()
             runs.append(
-                run_tier(cfg, "quick", backend, session=new_session(4), secrets=Secrets.local({}))
+                run_tier(cfg, "quick", backend, session=http_session(4), secrets=Secrets.local({}))
             )
 
         threads = [threading.Thread(target=one_run) for _ in range(2)]

@@ -213,7 +213,7 @@ def emitted(template) -> set[tuple[str, str, frozenset[str]]]:
     import os
 
     from aws_lambda_powertools import Metrics
-    from healthwatch.aws import record_metrics
+    from healthwatch.runtime.lambda_support import record_metrics
 
     env = template["Globals"]["Function"]["Environment"]["Variables"]
     saved = {

@@ -4,10 +4,18 @@ from __future__ import annotations
 
 import io
 
-from healthwatch.cli import _print_run, overall_line
+from healthwatch.cli.running import overall_line, print_run
+from healthwatch.cli.terminal import Terminal
 from healthwatch.models import TierRun
 
 from tests.helpers import config, result
+
+
+class _Tty(io.StringIO):
+    """A captured stream that says it is a terminal, so the table is coloured."""
+
+    def isatty(self) -> bool:
+        return True
 
 
 def _run(*results):
@@ -42,17 +50,17 @@ def test_overall_line_for_plain_checks():
 
 
 def test_table_without_colour_has_summary_and_failed_detail():
-    cfg = config("""
+    config("""
         tiers: {integrations: {schedule: rate(1 hour)}}
         checks: [{id: a, tier: integrations, url: "http://127.0.0.1:9/"}]
     """)
     out = io.StringIO()
     run = _run(_r("a", "http", "down", 3.0, "connection_refused: connection refused"))
-    _print_run(run, cfg, colour=False, out=out)
+    print_run(run, Terminal(out, out))
     text = out.getvalue()
     assert "DOWN" in text and "connection_refused: connection refused" in text
     assert "integrations: 0 up, 0 degraded, 1 down" in text
     assert "\033[" not in text
-    coloured = io.StringIO()
-    _print_run(run, cfg, colour=True, out=coloured)
+    coloured = _Tty()
+    print_run(run, Terminal(coloured, coloured, environ={}))
     assert "\033[31m" in coloured.getvalue()  # red for down

@@ -14,10 +14,11 @@ import pytest
 import yaml
 from healthwatch import probes
 from healthwatch.config import Check, Config, parse_config
-from healthwatch.engine import MAX_WORKERS, Backend, new_session, run_tier
+from healthwatch.engine import MAX_WORKERS, Ports, run_tier
 from healthwatch.models import AlertState, TierRun
 from healthwatch.probes import Observation, ProbeContext
 from healthwatch.probes import http as http_probe
+from healthwatch.runtime.clients import http_session
 from healthwatch.secrets import Secrets
 from healthwatch.storage.local import LocalStore
 
@@ -61,12 +62,12 @@ def run(
     sleep: Any = None,
     store: LocalStore | None = None,
 ) -> TierRun:
-    session = new_session(workers)
+    session = http_session(workers)
     try:
         return run_tier(
             config,
             "quick",
-            Backend(states=store or LocalStore(tmp_path)),
+            Ports(states=store or LocalStore(tmp_path)),
             session=session,
             secrets=Secrets.local({}),
             sleep=sleep,
@@ -439,7 +440,7 @@ def test_no_retry_wait_would_cross_the_deadline(server: FakeServer, tmp_path: Pa
 
 @pytest.mark.parametrize("workers", [1, 8, MAX_WORKERS])
 def test_session_pool_matches_the_worker_count(workers: int) -> None:
-    session = new_session(workers)
+    session = http_session(workers)
     try:
         for scheme in ("http://", "https://"):
             adapter: Any = session.get_adapter(f"{scheme}example.test/")
@@ -467,12 +468,12 @@ def test_an_undersized_pool_is_what_that_last_test_would_catch(
     server: FakeServer, caplog: pytest.LogCaptureFixture, tmp_path: Path
 ) -> None:
     config = make_config(slow_checks(server, 8, "brief"))
-    session = new_session(2)
+    session = http_session(2)
     with caplog.at_level(logging.WARNING, logger="urllib3.connectionpool"):
         run_tier(
             config,
             "quick",
-            Backend(states=LocalStore(tmp_path)),
+            Ports(states=LocalStore(tmp_path)),
             session=session,
             secrets=Secrets.local({}),
             max_workers=8,
@@ -484,7 +485,8 @@ def test_an_undersized_pool_is_what_that_last_test_would_catch(
 
 def test_a_missing_secret_is_not_re_probed(tmp_path):
     """Waiting `retry_interval` cannot make a secret appear: one attempt, down, error `secret`."""
-    from healthwatch.engine import Backend, new_session, run_tier
+    from healthwatch.engine import Ports, run_tier
+    from healthwatch.runtime.clients import http_session
     from healthwatch.secrets import Secrets
     from healthwatch.storage.local import LocalStore
 
@@ -503,8 +505,8 @@ def test_a_missing_secret_is_not_re_probed(tmp_path):
     run = run_tier(
         cfg,
         "quick",
-        Backend(states=LocalStore(tmp_path)),
-        session=new_session(2),
+        Ports(states=LocalStore(tmp_path)),
+        session=http_session(2),
         secrets=Secrets.local({}),
         sleep=waits.append,
     )
@@ -537,8 +539,9 @@ def test_a_probe_verdict_on_an_error_is_not_overruled_by_conditions():
 
 def test_a_broken_state_store_still_stores_the_results_and_reports(tmp_path):
     """Nothing lost: the results land, no alert goes out unclaimed, the run says what failed."""
-    from healthwatch.engine import Backend, new_session, run_tier
+    from healthwatch.engine import Ports, run_tier
     from healthwatch.errors import RunError
+    from healthwatch.runtime.clients import http_session
     from healthwatch.secrets import Secrets
     from healthwatch.storage.local import LocalStore
 
@@ -556,9 +559,9 @@ def test_a_broken_state_store_still_stores_the_results_and_reports(tmp_path):
     """)
     results = LocalStore(tmp_path / "results")
     notifier = RecordingNotifier()
-    backend = Backend(states=BrokenStates(tmp_path / "state"), results=results, notifier=notifier)
+    backend = Ports(states=BrokenStates(tmp_path / "state"), results=results, notifier=notifier)
     with pytest.raises(RunError) as info:
-        run_tier(cfg, "quick", backend, session=new_session(2), secrets=Secrets.local({}))
+        run_tier(cfg, "quick", backend, session=http_session(2), secrets=Secrets.local({}))
     assert info.value.problems == ["alert state: disk full"]
     assert notifier.events == []  # an alert is sent only once its state is saved
     assert list((tmp_path / "results/results/tier=quick").rglob("health-check-*.json"))

@@ -14,9 +14,10 @@ import pytest
 import requests
 import yaml
 from healthwatch.config import Check, parse_config
-from healthwatch.engine import Backend, new_session, run_check, run_tier
+from healthwatch.engine import Ports, run_check, run_tier
 from healthwatch.models import AlertState, Result, utcnow
 from healthwatch.probes.http import classify
+from healthwatch.runtime.clients import http_session
 from healthwatch.secrets import Secrets
 from healthwatch.storage.local import LocalStore
 
@@ -97,7 +98,7 @@ def make_check(check: dict[str, Any], **defaults: Any) -> Check:
 
 
 def probe(check: Check, environ: dict[str, str] | None = None) -> Result:
-    session = new_session(4)
+    session = http_session(4)
     try:
         return run_check(
             check,
@@ -409,13 +410,13 @@ def test_env_reference_in_a_header_is_sent_and_never_stored(
     }
     config = parse_config(yaml.safe_dump(document))
     store = LocalStore(tmp_path)
-    session = new_session(2)
+    session = http_session(2)
 
     # When the tier runs
     run = run_tier(
         config,
         "quick",
-        Backend(states=store, results=store),
+        Ports(states=store, results=store),
         session=session,
         secrets=Secrets.local({"HW_TEST_TOKEN": TOKEN}),
     )
@@ -458,7 +459,7 @@ def test_credentials_are_not_forwarded_to_another_origin(servers: Servers) -> No
 
 
 def test_cookies_do_not_leak_between_checks_on_the_shared_session(servers: Servers) -> None:
-    session = new_session(2)
+    session = http_session(2)
     secrets = Secrets.local({})
     try:
         for path in ("/set-cookie", "/echo"):

@@ -8,10 +8,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from healthwatch.cli import main
+from healthwatch.cli.terminal import with_progress
 from healthwatch.config import parse_config
 from healthwatch.models import Result, TierRun, iso
-from healthwatch.report import build_report, percentile, render_text, with_progress
 from healthwatch.storage.local import LocalStore
+from healthwatch.views.report import build_report, percentile, render_text
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 UNTIL = T0 + timedelta(hours=5)  # 15 minutes after the last result

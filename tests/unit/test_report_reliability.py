@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from healthwatch.config import parse_config
-from healthwatch.engine import Backend
 from healthwatch.models import Result, TierRun, iso
-from healthwatch.reliability import LATEST_KEY, ReliabilityLog, report_key, report_tier
+from healthwatch.runtime.hooks import ReliabilityLog
 from healthwatch.storage.local import LocalStore
+from healthwatch.views.reliability import LATEST_KEY, report_key, report_tier
 
 T0 = datetime(2026, 11, 26, 0, 0, tzinfo=UTC)
 CONFIG = """
@@ -43,7 +43,8 @@ def test_each_comprehensive_run_writes_what_was_checked_changed_and_broke(tmp_pa
     clock = {"now": T0}
     hook = ReliabilityLog(
         parse_config(CONFIG),
-        Backend(states=store, results=store, history=store),
+        store,
+        store,
         now=lambda: clock["now"],
     )
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from healthwatch.alerting.slo import SloBurnAlerts, burn_rate, state_id
 from healthwatch.config import parse_config
-from healthwatch.engine import Backend, new_session, run_tier
+from healthwatch.engine import Ports, run_tier
 from healthwatch.errors import DeliveryError, RunError
 from healthwatch.models import AlertEvent, Result, TierRun, iso
+from healthwatch.runtime.clients import http_session
 from healthwatch.secrets import Secrets
-from healthwatch.slo import SloBurnAlerts, burn_rate, state_id
 from healthwatch.storage.local import LocalStore
 
 from tests.fakes.server import FakeServer, Response
@@ -66,11 +67,12 @@ def result(at: datetime, status: str = "up") -> Result:
 def world(tmp_path):
     store = LocalStore(tmp_path)
     notifier = Recorder()
-    backend = Backend(states=store, results=store, history=store, notifier=notifier)
     clock = Clock(T0)
 
     def make(availability: float = 99.9) -> SloBurnAlerts:
-        return SloBurnAlerts(parse_config(CONFIG % (availability, "http://x/")), backend, now=clock)
+        return SloBurnAlerts(
+            parse_config(CONFIG % (availability, "http://x/")), store, store, notifier, now=clock
+        )
 
     def step(hook: SloBurnAlerts, status: str = "up") -> TierRun:
         clock.at += STEP
@@ -179,12 +181,12 @@ def test_through_the_engine_with_the_other_alerts(tmp_path, slo_delivery_fails):
             store.write_run(TierRun(f"q{i}", "quick", iso(at), 1.0, [result(at)]))
         notifier = Recorder()
         notifier.fail_kinds = {"slo_burn"} if slo_delivery_fails else set()
-        backend = Backend(states=store, results=store, history=store, notifier=notifier)
-        backend.after_run.append(SloBurnAlerts(config, backend))
+        backend = Ports(states=store, results=store, history=store, notifier=notifier)
+        backend.after_run.append(SloBurnAlerts(config, store, store, notifier))
         # When the tier runs
         try:
             run = run_tier(
-                config, "quick", backend, session=new_session(2), secrets=Secrets.local()
+                config, "quick", backend, session=http_session(2), secrets=Secrets.local()
             )
             problems: list[str] = []
         except RunError as exc:
@@ -215,12 +217,12 @@ def test_an_outage_the_check_already_alerted_does_not_page_twice(tmp_path):
         )
         store = LocalStore(tmp_path)
         notifier = Recorder()
-        backend = Backend(states=store, results=store, history=store, notifier=notifier)
-        backend.after_run.append(SloBurnAlerts(config, backend))
+        backend = Ports(states=store, results=store, history=store, notifier=notifier)
+        backend.after_run.append(SloBurnAlerts(config, store, store, notifier))
 
         def once():
             return run_tier(
-                config, "quick", backend, session=new_session(2), secrets=Secrets.local()
+                config, "quick", backend, session=http_session(2), secrets=Secrets.local()
             )
 
         once()

@@ -9,12 +9,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from healthwatch.cli import main
 from healthwatch.config import parse_config
-from healthwatch.engine import Backend
 from healthwatch.models import Result, TierRun, iso
-from healthwatch.statuspage import (
+from healthwatch.runtime.hooks import StatusPageWriter
+from healthwatch.storage.keys import STATUS_PAGE_KEY
+from healthwatch.storage.local import LocalStore
+from healthwatch.views.statuspage import (
     DAYS,
     LATENCY_POINTS,
-    StatusPageWriter,
     build_rollups,
     day_class,
     empty_rollup,
@@ -23,8 +24,6 @@ from healthwatch.statuspage import (
     render,
     rollup_key,
 )
-from healthwatch.storage.keys import STATUS_PAGE_KEY
-from healthwatch.storage.local import LocalStore
 
 NOW = datetime(2026, 11, 26, 21, 0, tzinfo=UTC)
 
@@ -165,9 +164,7 @@ def test_hook_keeps_the_rollup_and_writes_the_page(tmp_path):
     config = parse_config(CONFIG)
     store = LocalStore(tmp_path)
     clock = {"now": NOW - timedelta(hours=1)}
-    writer = StatusPageWriter(
-        config, Backend(states=store, results=store, history=store), now=lambda: clock["now"]
-    )
+    writer = StatusPageWriter(config, store, now=lambda: clock["now"])
     history = []
     for i in range(4):
         at = clock["now"]
@@ -235,11 +232,10 @@ def test_status_page_command_builds_the_page_from_history(tmp_path, capsys):
 
 
 def test_every_local_run_writes_the_page_and_the_comprehensive_one_the_log(tmp_path):
-    from healthwatch.backends import local_backend
-    from healthwatch.engine import new_session
-    from healthwatch.reliability import ReliabilityLog
+    from healthwatch.alerting.slo import SloBurnAlerts
+    from healthwatch.runtime import local
+    from healthwatch.runtime.hooks import ReliabilityLog
     from healthwatch.secrets import Secrets
-    from healthwatch.slo import SloBurnAlerts
 
     from tests.fakes.server import FakeServer, Response
 
@@ -257,13 +253,10 @@ checks:
   - {{id: deep, tier: comprehensive, url: "{server.url}/health"}}
 """)
         # The local backend gets every after-run hook
-        backend = local_backend(
-            parse_config(config_path.read_text()),
-            tmp_path / "d",
-            session=new_session(2),
-            secrets=Secrets.local(),
+        runtime = local.build(
+            parse_config(config_path.read_text()), tmp_path / "d", secrets=Secrets.local()
         )
-        kinds = [type(h) for h in backend.after_run]
+        kinds = [type(h) for h in runtime.ports.after_run]
         assert kinds == [SloBurnAlerts, StatusPageWriter, ReliabilityLog]
         # And `healthwatch run --all` leaves the page and the log in the data directory
         assert (

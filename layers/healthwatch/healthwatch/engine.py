@@ -44,8 +44,8 @@ NOT_RETRIED = frozenset({"secret", "invalid_url"})
 
 
 @dataclass
-class Backend:
-    """The adapters one run uses; built once per container (Lambda) or per command (CLI)."""
+class Ports:
+    """The adapters one run uses, wired by `runtime` once per container or per command."""
 
     states: StateStore
     results: ResultStore | None = None
@@ -55,22 +55,6 @@ class Backend:
     after_run: list[Callable[[TierRun], None]] = field(default_factory=list)
 
 
-def new_session(workers: int = MAX_WORKERS) -> requests.Session:
-    """One session per container: its connection pool matches the worker count."""
-    from http.cookiejar import DefaultCookiePolicy
-
-    import requests
-    from requests.adapters import HTTPAdapter
-
-    session = requests.Session()
-    # No cookies: a check must not see what another check (or an earlier run) was given.
-    session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
-    adapter = HTTPAdapter(pool_connections=workers, pool_maxsize=workers, max_retries=0)
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
-    return session
-
-
 def new_run_id(tier: str, started: datetime) -> str:
     return f"{tier}-{started.strftime('%Y-%m-%dT%H-%M-%SZ')}-{_random.token_hex(2)}"
 
@@ -78,7 +62,7 @@ def new_run_id(tier: str, started: datetime) -> str:
 def run_tier(
     config: Config,
     tier: str,
-    backend: Backend,
+    ports: Ports,
     *,
     session: requests.Session,
     secrets: Secrets,
@@ -99,7 +83,7 @@ def run_tier(
     started = now()
     t0 = time.monotonic()
     run_id = run_id or new_run_id(tier, started)
-    states = dict(backend.states.load([c.id for c in checks]))
+    states = dict(ports.states.load([c.id for c in checks]))
     stop = threading.Event()
     wait_fn = sleep or (lambda s: stop.wait(s))
 
@@ -122,22 +106,22 @@ def run_tier(
 
     problems: list[str] = []
     try:
-        _decide_and_notify(config, run, checks, states, backend, secrets, now, problems)
+        _decide_and_notify(config, run, checks, states, ports, secrets, now, problems)
     except Exception as exc:  # the state store is down: still store the results, then report
         log.error("alert state could not be saved", extra={"error": type(exc).__name__})
         problems.append(f"alert state: {secrets.redact(str(exc)) or type(exc).__name__}")
     writes: list[tuple[str, Callable[[TierRun], object]]] = []
-    if backend.results is not None:
-        writes.append(("results store", backend.results.write_run))
-    if backend.history is not None:
-        writes.append(("history store", backend.history.put_results))
+    if ports.results is not None:
+        writes.append(("results store", ports.results.write_run))
+    if ports.history is not None:
+        writes.append(("history store", ports.history.put_results))
     for name, write in writes if run.results else []:
         try:
             write(run)
         except Exception as exc:  # surfaced below, after the other store had its chance
             log.error("storing the run failed", extra={"store": name, "error": type(exc).__name__})
             problems.append(f"{name}: {secrets.redact(str(exc))}")
-    for hook in backend.after_run:
+    for hook in ports.after_run:
         try:
             hook(run)
         except Exception as exc:
@@ -356,7 +340,7 @@ def _decide_and_notify(
     run: TierRun,
     checks: Sequence[Check],
     states: dict[str, AlertState],
-    backend: Backend,
+    ports: Ports,
     secrets: Secrets,
     now: Callable[[], datetime],
     problems: list[str],
@@ -388,7 +372,7 @@ def _decide_and_notify(
             backlog = [AlertEvent.from_dict(e) for e in new.pending_events]
             new.pending_events = []
             proposals[cid] = (new, backlog, events)
-        outcome = save_all(backend.states, [p[0] for p in proposals.values()])
+        outcome = save_all(ports.states, [p[0] for p in proposals.values()])
         lost = []
         for cid, (_, backlog, events) in proposals.items():
             got = outcome[cid]
@@ -399,7 +383,7 @@ def _decide_and_notify(
             else:
                 lost.append(cid)
         if lost:
-            fresh = backend.states.load(lost)
+            fresh = ports.states.load(lost)
             for cid in lost:
                 fresh[cid].probe_memory.update(states[cid].probe_memory)
                 base[cid] = fresh[cid]
@@ -417,10 +401,10 @@ def _decide_and_notify(
             event = AlertEvent.from_dict(secrets.redact_obj(event.to_dict()))
             if i >= len(backlog):
                 run.alerts.append(event)
-            if backend.notifier is None:
+            if ports.notifier is None:
                 continue
             try:
-                backend.notifier.send(event)
+                ports.notifier.send(event)
             except DeliveryError as exc:
                 log.error("alert delivery failed", extra={"check_id": cid, "event": event.event})
                 undelivered.append(event)
@@ -432,6 +416,6 @@ def _decide_and_notify(
             saved[cid].pending_events = [e.to_dict() for e in undelivered]
             requeue.append(saved[cid])
     if requeue:
-        for cid, got in save_all(backend.states, requeue).items():
+        for cid, got in save_all(ports.states, requeue).items():
             if not isinstance(got, AlertState):
                 problems.append(f"{cid}: could not queue undelivered alerts")

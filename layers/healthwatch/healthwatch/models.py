@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, Self
@@ -24,6 +25,12 @@ def iso(ts: datetime) -> str:
 
 def parse_iso(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def in_maintenance(record: Mapping[str, Any]) -> bool:
+    """A stored result record taken in a maintenance window or a silence (not counted)."""
+    details = record.get("details")
+    return isinstance(details, dict) and bool(details.get("maintenance"))
 
 
 def worst(*statuses: Status) -> Status:

@@ -16,6 +16,7 @@ import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
@@ -60,6 +61,14 @@ class ProbeContext:
     consecutive_failures: int = 0
 
 
+class Category(StrEnum):
+    """What a probe type watches: decides how the CLI groups it (the integrations line)."""
+
+    SERVICE = "service"  # a service of ours: http, tls
+    PLATFORM = "platform"  # where our services run: flyio
+    INTEGRATION = "integration"  # a vendor we depend on: shopify, chatwoot, ga4, ...
+
+
 _modules: dict[str, ModuleType] = {}
 
 
@@ -76,3 +85,7 @@ def get(type_name: str) -> ModuleType:
         module = importlib.import_module(f"{__name__}.{type_name}")
         _modules[type_name] = module
     return module
+
+
+def category_of(type_name: str) -> Category:
+    return Category(get(type_name).CATEGORY)

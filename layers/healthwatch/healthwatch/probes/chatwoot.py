@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import requests
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from healthwatch.probes import Observation, ProbeContext
+from healthwatch.probes import Category, Observation, ProbeContext
 from healthwatch.probes._vendor import (
     BaseUrl,
     Credential,
@@ -23,6 +23,8 @@ from healthwatch.probes._vendor import (
 
 if TYPE_CHECKING:
     from healthwatch.config import Check
+
+CATEGORY = Category.INTEGRATION
 
 # Fields of the profile that are credentials: the user's own API token, the websocket
 # token and the identity-validation HMAC key. Never kept, logged or matched on.

@@ -14,12 +14,14 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_valida
 from healthwatch.durations import format_duration, parse_duration
 from healthwatch.errors import ProbeError
 from healthwatch.models import Status, iso, parse_iso, worst
-from healthwatch.probes import Observation, ProbeContext
+from healthwatch.probes import Category, Observation, ProbeContext
 from healthwatch.probes._vendor import USER_AGENT, ms_since
 from healthwatch.probes.http import classify
 
 if TYPE_CHECKING:
     from healthwatch.config import Check
+
+CATEGORY = Category.PLATFORM
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 

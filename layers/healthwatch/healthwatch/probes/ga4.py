@@ -14,7 +14,7 @@ import requests
 from pydantic import BaseModel, ConfigDict, field_validator
 
 from healthwatch.errors import ProbeError
-from healthwatch.probes import Observation, ProbeContext
+from healthwatch.probes import Category, Observation, ProbeContext
 from healthwatch.probes._vendor import (
     USER_AGENT,
     BaseUrl,
@@ -31,6 +31,8 @@ from healthwatch.probes.http import classify
 
 if TYPE_CHECKING:
     from healthwatch.config import Check
+
+CATEGORY = Category.INTEGRATION
 
 SCOPE = "https://www.googleapis.com/auth/analytics.readonly"
 API_URLS = {

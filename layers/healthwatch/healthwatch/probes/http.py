@@ -14,11 +14,13 @@ import urllib3
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from healthwatch.errors import ProbeError
-from healthwatch.probes import Observation, ProbeContext
+from healthwatch.probes import Category, Observation, ProbeContext
 from healthwatch.secrets import has_reference
 
 if TYPE_CHECKING:
     from healthwatch.config import Check
+
+CATEGORY = Category.SERVICE
 
 MiB = 1024 * 1024
 DEFAULT_CONDITIONS = ("[STATUS] < 400",)

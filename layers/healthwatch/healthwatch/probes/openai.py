@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import requests
 from pydantic import BaseModel, ConfigDict
 
-from healthwatch.probes import Observation, ProbeContext
+from healthwatch.probes import Category, Observation, ProbeContext
 from healthwatch.probes._vendor import (
     BaseUrl,
     Credential,
@@ -25,6 +25,8 @@ from healthwatch.secrets import REDACTED
 
 if TYPE_CHECKING:
     from healthwatch.config import Check
+
+CATEGORY = Category.INTEGRATION
 
 DEFAULT_BASE_URL = "https://api.openai.com"
 BILLING_URL = "https://platform.openai.com/settings/organization/billing"

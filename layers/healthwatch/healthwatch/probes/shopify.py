@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import requests
 from pydantic import BaseModel, ConfigDict, field_validator
 
-from healthwatch.probes import Observation, ProbeContext
+from healthwatch.probes import Category, Observation, ProbeContext
 from healthwatch.probes._vendor import (
     BaseUrl,
     Credential,
@@ -25,6 +25,8 @@ from healthwatch.probes._vendor import (
 
 if TYPE_CHECKING:
     from healthwatch.config import Check
+
+CATEGORY = Category.INTEGRATION
 
 DEFAULT_API_VERSION = "2025-10"
 _SHOP = re.compile(r"^[a-z0-9][a-z0-9-]*\.myshopify\.com$")

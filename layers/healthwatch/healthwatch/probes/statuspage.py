@@ -11,12 +11,14 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from healthwatch.errors import ProbeError
 from healthwatch.models import Status
-from healthwatch.probes import Observation, ProbeContext
+from healthwatch.probes import Category, Observation, ProbeContext
 from healthwatch.probes._vendor import USER_AGENT, ms_since
 from healthwatch.probes.http import classify
 
 if TYPE_CHECKING:
     from healthwatch.config import Check
+
+CATEGORY = Category.INTEGRATION
 
 SUMMARY_PATH = "/api/v2/summary.json"
 # The page's indicator and a component's status, on one scale of severity.

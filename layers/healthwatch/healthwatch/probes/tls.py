@@ -17,12 +17,14 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from healthwatch.durations import format_duration
 from healthwatch.errors import ProbeError
 from healthwatch.models import iso
-from healthwatch.probes import Observation, ProbeContext
+from healthwatch.probes import Category, Observation, ProbeContext
 
 if TYPE_CHECKING:
     from cryptography.x509 import Certificate
 
     from healthwatch.config import Check
+
+CATEGORY = Category.SERVICE
 
 # Gatus's own example; low enough for short-lived (6-day) certificates.
 DEFAULT_CONDITIONS = ("[CERTIFICATE_EXPIRATION] > 48h",)

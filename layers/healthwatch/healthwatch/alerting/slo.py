@@ -1,4 +1,4 @@
-"""Multi-window error-budget burn-rate alerts (Google SRE workbook), run after every tier run."""
+"""SLO burn: multi-window error-budget burn-rate alerts (Google SRE workbook), after every run."""
 
 from __future__ import annotations
 
@@ -17,16 +17,17 @@ from healthwatch.models import (
     EventKind,
     Result,
     TierRun,
+    in_maintenance,
     iso,
     parse_iso,
     utcnow,
 )
-from healthwatch.report import in_maintenance
 
 if TYPE_CHECKING:
     from healthwatch.config import Check, Config
-    from healthwatch.engine import Backend
+    from healthwatch.notify import Notifier
     from healthwatch.secrets import Secrets
+    from healthwatch.storage import HistoryStore, StateStore
 
 log = logging.getLogger("healthwatch.slo")
 
@@ -192,31 +193,35 @@ class SloBurnAlerts:
 
     The incident lives in the StateStore under `slo:{check_id}` with the same version guard
     as the check's own state, so two overlapping runs never both send. Events go through the
-    backend's notifier and into `run.alerts`; an event that cannot be delivered is queued in
+    notifier and into `run.alerts`; an event that cannot be delivered is queued in
     that state for the next run and raised, so the engine reports it.
     """
 
     def __init__(
         self,
         config: Config,
-        backend: Backend,
+        states: StateStore,
+        history: HistoryStore,
+        notifier: Notifier | None = None,
         secrets: Secrets | None = None,
         now: Callable[[], datetime] = utcnow,
     ) -> None:
         self.config = config
-        self.backend = backend
+        self.states = states
+        self.history = history
+        self.notifier = notifier
         self.secrets = secrets
         self.now = now
 
     def __call__(self, run: TierRun) -> None:
         slo = self.config.slo
-        if slo is None or self.backend.history is None:
+        if slo is None:
             return
         problems: list[str] = []
         undelivered_only = True
         # One read for every check's SLO state; a check reloads its own only after a lost race.
         ids = [r.check_id for r in run.results]
-        states = self.backend.states.load([state_id(i) for i in ids] + ids)
+        states = self.states.load([state_id(i) for i in ids] + ids)
         for result in run.results:
             try:
                 check = self.config.check(result.check_id)
@@ -238,10 +243,10 @@ class SloBurnAlerts:
 
     def burn(self, check_id: str, at: datetime, extra: Iterable[Result] = ()) -> Burn:
         slo = self.config.slo
-        assert slo is not None and self.backend.history is not None
+        assert slo is not None
         short_s, long_s = float(slo.burn_short_window), float(slo.burn_long_window)
         since = at - timedelta(seconds=max(short_s, long_s))
-        records = list(self.backend.history.query(check_id, since, at + timedelta(seconds=1)))
+        records = list(self.history.query(check_id, since, at + timedelta(seconds=1)))
         seen = {r["started_at"] for r in records}
         # This run's result, should the history not show it yet (or not have stored it).
         records += [
@@ -272,7 +277,7 @@ class SloBurnAlerts:
         burn = self.burn(check.id, at, [result])
         window = alerting.active_window(self.config.maintenance, check.id, run.tier, at)
         sid = state_id(check.id)
-        states = self.backend.states
+        states = self.states
         for _ in range(SAVE_ATTEMPTS):
             if state is None:
                 state = states.load([sid])[sid]
@@ -302,10 +307,10 @@ class SloBurnAlerts:
                 event = AlertEvent.from_dict(self.secrets.redact_obj(event.to_dict()))
             if i >= len(backlog):
                 run.alerts.append(event)
-            if self.backend.notifier is None:
+            if self.notifier is None:
                 continue
             try:
-                self.backend.notifier.send(event)
+                self.notifier.send(event)
             except DeliveryError as exc:
                 undelivered.append(event)
                 msg = str(exc) if self.secrets is None else self.secrets.redact(str(exc))
@@ -314,7 +319,7 @@ class SloBurnAlerts:
             run.undelivered.extend(undelivered)
             saved.pending_events = [e.to_dict() for e in undelivered]
             try:
-                self.backend.states.save(saved)
+                self.states.save(saved)
             except ConflictError:
                 errors.append("could not queue the undelivered SLO alerts")
             raise DeliveryError("; ".join(errors))

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import Callable, Mapping
-from datetime import datetime, timedelta
+from collections.abc import Mapping
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from healthwatch.durations import format_duration
-from healthwatch.models import TierRun, iso, parse_iso, utcnow
-from healthwatch.report import Report, Row, build_report
+from healthwatch.models import TierRun, iso, parse_iso
 from healthwatch.storage.keys import REPORTS_PREFIX
+from healthwatch.views.report import Report, Row
 
 if TYPE_CHECKING:
     from healthwatch.config import Config
-    from healthwatch.engine import Backend
+
 
 log = logging.getLogger("healthwatch.reliability")
 
@@ -165,45 +164,3 @@ def render_markdown(
 
 def _when(stamp: str) -> str:
     return parse_iso(stamp).strftime("%Y-%m-%d %H:%M UTC")
-
-
-class ReliabilityLog:
-    """After-run hook: each run of the report tier writes `reports/reliability-{time}.md`
-    (and `reports/reliability.md`, the latest) covering the time since the previous one."""
-
-    def __init__(
-        self, config: Config, backend: Backend, now: Callable[[], datetime] = utcnow
-    ) -> None:
-        self.config = config
-        self.backend = backend
-        self.now = now
-
-    def __call__(self, run: TierRun) -> None:
-        store = self.backend.results
-        if store is None or run.tier != report_tier(self.config):
-            return
-        now = self.now()
-        raw = store.get_document(SNAPSHOT_KEY)
-        previous = json.loads(raw) if raw else None
-        if previous:
-            # The previous report covered up to and including its own moment.
-            since = max(
-                parse_iso(previous["at"]) + timedelta(milliseconds=1),
-                now - timedelta(seconds=MAX_PERIOD_S),
-            )
-        else:
-            period = self.config.tiers[run.tier].period_seconds or DEFAULT_PERIOD_S
-            since = now - timedelta(seconds=period)
-        if self.backend.history is not None:
-            records = list(self.backend.history.query_all(since, now + timedelta(seconds=1)))
-        else:
-            records = []
-        seen = {(r["check_id"], r["started_at"]) for r in records}
-        records += [r.to_dict() for r in run.results if (r.check_id, r.started_at) not in seen]
-        records.sort(key=lambda r: r["started_at"])
-        report = build_report(records, self.config, since, now)
-        snap = snapshot(report, records, now)
-        text = render_markdown(report, snap, previous, run).encode()
-        store.put_document(report_key(now), text, "text/markdown; charset=utf-8")
-        store.put_document(LATEST_KEY, text, "text/markdown; charset=utf-8")
-        store.put_document(SNAPSHOT_KEY, json.dumps(snap).encode(), "application/json")

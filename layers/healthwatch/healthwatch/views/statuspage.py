@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-import argparse
 import html
 import json
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from healthwatch.durations import format_duration
-from healthwatch.models import TierRun, iso, parse_iso, utcnow
-from healthwatch.report import in_maintenance, percentile
-from healthwatch.storage.keys import STATUS_PAGE_KEY
+from healthwatch.models import in_maintenance, iso, parse_iso
+from healthwatch.views.report import percentile
 
 if TYPE_CHECKING:
     from healthwatch.config import Config
-    from healthwatch.engine import Backend
+
 
 log = logging.getLogger("healthwatch.statuspage")
 
@@ -372,66 +369,3 @@ def render(
 
 def _when(stamp: str) -> str:
     return parse_iso(stamp).strftime("%Y-%m-%d %H:%M UTC")
-
-
-# -- after every run, and the command --------------------------------------------------------
-
-
-class StatusPageWriter:
-    """After-run hook: fold the run into `status/rollup-{tier}.json`, then write the page.
-
-    Each run reads one rollup per tier and writes its own tier's, whatever the history's
-    length. Two runs of one tier that overlap could lose one run's counts (the results
-    store has no conditional put); a tier's runs overlapping is already a fault.
-    """
-
-    def __init__(
-        self,
-        config: Config,
-        backend: Backend,
-        now: Callable[[], datetime] = utcnow,
-        title: str = TITLE,
-    ) -> None:
-        self.config = config
-        self.backend = backend
-        self.now = now
-        self.title = title
-
-    def __call__(self, run: TierRun) -> None:
-        store = self.backend.results
-        if store is None:
-            return
-        now = self.now()
-        doc = load_rollup(store.get_document(rollup_key(run.tier)), run.tier)
-        merge(doc, [r.to_dict() for r in run.results], now, run_id=run.run_id)
-        configured = (
-            {c.id for c in self.config.checks_for(run.tier)}
-            if run.tier in self.config.tiers
-            else set()
-        )
-        doc["checks"] = {k: v for k, v in doc["checks"].items() if k in configured}
-        store.put_document(rollup_key(run.tier), json.dumps(doc).encode(), "application/json")
-        rollups = {run.tier: doc}
-        for tier in self.config.tiers:
-            if tier != run.tier:
-                rollups[tier] = load_rollup(store.get_document(rollup_key(tier)), tier)
-        page = render(self.config, rollups, now, self.title)
-        store.put_document(STATUS_PAGE_KEY, page.encode(), "text/html; charset=utf-8")
-
-
-def status_page_main(args: argparse.Namespace, config: Config, backend: str, data_dir: str) -> int:
-    """`healthwatch status-page --out FILE`: the same page, built from the stored history."""
-    from healthwatch.history import history_store
-    from healthwatch.report import with_progress
-
-    now = datetime.now(UTC)
-    since = now - timedelta(days=DAYS)
-    records = with_progress(
-        history_store(backend, data_dir).query_all(since, now + timedelta(seconds=1))
-    )
-    page = render(config, build_rollups(records, now), now)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(page, encoding="utf-8")
-    print(f"wrote {out} ({len(config.checks)} checks)")
-    return 0

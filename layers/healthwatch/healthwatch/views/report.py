@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import math
-import sys
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, TextIO
+from typing import Any
 
 from healthwatch.durations import format_duration
-from healthwatch.models import iso, parse_iso
+from healthwatch.models import in_maintenance, iso, parse_iso
 
 PERCENTILE_METHOD = "nearest-rank"
 
@@ -24,11 +23,6 @@ def percentile(sorted_values: Sequence[float], p: float) -> float | None:
         return None
     rank = max(1, math.ceil(p / 100 * len(sorted_values)))
     return sorted_values[rank - 1]
-
-
-def in_maintenance(record: Mapping[str, Any]) -> bool:
-    details = record.get("details")
-    return isinstance(details, dict) and bool(details.get("maintenance"))
 
 
 @dataclass
@@ -433,26 +427,3 @@ def _row(cells: Sequence[str], widths: Sequence[int], marks: Sequence[str]) -> s
             text += " " + (mark_at[i] or " ")
         out.append(text)
     return "  ".join(out).rstrip()
-
-
-# -- reading ----------------------------------------------------------------------------------
-
-
-def with_progress(
-    records: Iterable[dict[str, Any]],
-    label: str = "reading history",
-    every: int = 500,
-    stream: TextIO | None = None,
-) -> Iterator[dict[str, Any]]:
-    """Pass `records` through, counting them on stderr when it is a terminal (long reads)."""
-    out = stream or sys.stderr
-    show = out.isatty()
-    n = 0
-    for n, record in enumerate(records, 1):  # noqa: B007
-        if show and n % every == 0:
-            out.write(f"\r{label}: {n:,} results")
-            out.flush()
-        yield record
-    if show and n >= every:
-        out.write(f"\r{label}: {n:,} results, done\n")
-        out.flush()

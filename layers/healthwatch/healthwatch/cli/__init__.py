@@ -1,0 +1,98 @@
+"""The `healthwatch` command: every subcommand and all terminal output live in this package."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+from healthwatch.cli import reading, running
+from healthwatch.cli.terminal import Terminal
+from healthwatch.errors import ConfigError, UsageError
+
+EXIT_OK, EXIT_DOWN, EXIT_USAGE = 0, 1, 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse: 0 for --help, 2 for usage errors
+        return int(exc.code or 0)
+    logging.basicConfig(
+        level=os.environ.get("HEALTHWATCH_LOG_LEVEL", "WARNING").upper(),
+        stream=sys.stderr,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    term = Terminal(sys.stdout, sys.stderr, no_color=args.no_color)
+    try:
+        return int(args.func(args, term))
+    except ConfigError as exc:
+        term.err(str(exc))
+        return EXIT_USAGE
+    except UsageError as exc:
+        term.err(f"healthwatch: {exc}")
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # a store that cannot be reached, say: one line, not a traceback
+        logging.getLogger("healthwatch.cli").debug("command failed", exc_info=True)
+        term.err(f"healthwatch: {type(exc).__name__}: {exc}")
+        return EXIT_DOWN
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--config",
+        default=os.environ.get("HEALTHWATCH_CONFIG", "checks.yaml"),
+        help="config file (default: checks.yaml)",
+    )
+    common.add_argument(
+        "--data-dir", default=None, help="local backend directory (default: ./.healthwatch)"
+    )
+    common.add_argument(
+        "--backend",
+        choices=("local", "aws"),
+        default=None,
+        help="where results and state live (default: local, or $HEALTHWATCH_BACKEND)",
+    )
+    common.add_argument("--no-color", action="store_true", help="plain text output")
+
+    p = argparse.ArgumentParser(prog="healthwatch", description="Serverless synthetic monitor.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    v = sub.add_parser("validate", parents=[common], help="check a config file; exit 0 or 2")
+    v.set_defaults(func=running.cmd_validate)
+
+    r = sub.add_parser("run", parents=[common], help="run a tier (or all) once")
+    group = r.add_mutually_exclusive_group()
+    group.add_argument("--tier", help="tier to run (default: the first tier)")
+    group.add_argument("--all", action="store_true", help="run every tier")
+    r.add_argument("--json", action="store_true", help="one JSON document on stdout")
+    r.add_argument(
+        "--alert",
+        action="store_true",
+        help="deliver alerts to the configured chat providers (local backend)",
+    )
+    r.set_defaults(func=running.cmd_run)
+
+    h = sub.add_parser("history", parents=[common], help="results of one check")
+    h.add_argument("--check", required=True, help="check id")
+    h.add_argument("--since", default="24h", help="window, e.g. 24h, 7d (default 24h)")
+    h.add_argument("--json", action="store_true")
+    h.set_defaults(func=reading.cmd_history)
+
+    rep = sub.add_parser(
+        "report", parents=[common], help="uptime, latency and SLOs per check and tier"
+    )
+    rep.add_argument("--since", default="30d", help="window (default 30d)")
+    rep.add_argument("--check", help="only this check")
+    rep.add_argument("--json", action="store_true")
+    rep.set_defaults(func=reading.cmd_report)
+
+    sp = sub.add_parser("status-page", parents=[common], help="write the HTML status page")
+    sp.add_argument("--out", default="status.html", help="output file (default status.html)")
+    sp.set_defaults(func=reading.cmd_status_page)
+    return p

@@ -1,0 +1,36 @@
+"""The composition root: the only code that builds clients and wires adapters to the engine.
+
+`runtime.local.build(...)` and `runtime.aws.build(environ)` return a `Runtime`; the CLI and
+the Lambda handlers build one and call it. Nothing below this package knows which backend
+it is running on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from healthwatch.engine import Ports, run_tier
+
+if TYPE_CHECKING:
+    import requests
+
+    from healthwatch.config import Config
+    from healthwatch.models import TierRun
+    from healthwatch.secrets import Secrets
+
+
+@dataclass
+class Runtime:
+    """One process's wiring: the config, its secrets, the HTTP session and the run's ports."""
+
+    config: Config
+    secrets: Secrets
+    session: requests.Session
+    ports: Ports
+
+    def run(self, tier: str, *, run_id: str | None = None) -> TierRun:
+        """Run one tier; raises `RunError` (with the run) when something was not stored or sent."""
+        return run_tier(
+            self.config, tier, self.ports, session=self.session, secrets=self.secrets, run_id=run_id
+        )

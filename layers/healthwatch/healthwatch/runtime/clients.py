@@ -1,0 +1,69 @@
+"""The only place that builds clients: boto3 (one session per process) and the HTTP session."""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Any
+
+from healthwatch.errors import ConfigError
+
+if TYPE_CHECKING:
+    import boto3
+    import requests
+
+HTTP_POOL = 64  # connections kept per host: matches the engine's worker count
+
+
+def http_session(workers: int = HTTP_POOL) -> requests.Session:
+    """One session per container: its connection pool matches the worker count."""
+    from http.cookiejar import DefaultCookiePolicy
+
+    import requests
+    from requests.adapters import HTTPAdapter
+
+    session = requests.Session()
+    # No cookies: a check must not see what another check (or an earlier run) was given.
+    session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
+    adapter = HTTPAdapter(pool_connections=workers, pool_maxsize=workers, max_retries=0)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
+_session: boto3.session.Session | None = None
+_session_lock = threading.Lock()
+
+
+def boto_session() -> boto3.session.Session:
+    """One boto3 session per process: clients made from it share its loaded service models."""
+    global _session
+    with _session_lock:
+        if _session is None:
+            import boto3
+
+            _session = boto3.session.Session()
+        return _session
+
+
+def client(service: str) -> Any:
+    """A client with bounded timeouts and standard retries (throttling, 5xx, connection errors).
+
+    The endpoint comes from the environment (`AWS_ENDPOINT_URL`), which is how tests and
+    `make invoke-local` point every client at a local moto server.
+    """
+    from botocore.config import Config as BotoConfig
+    from botocore.exceptions import NoRegionError
+
+    config = BotoConfig(
+        connect_timeout=5,
+        read_timeout=20,
+        retries={"mode": "standard", "max_attempts": 4},
+        max_pool_connections=16,
+        user_agent_extra="healthwatch",
+    )
+    try:
+        return boto_session().client(service, config=config)  # type: ignore[call-overload]
+    except NoRegionError:
+        raise ConfigError(
+            "environment", ["no AWS region: set AWS_REGION (or a region in your AWS profile)"]
+        ) from None

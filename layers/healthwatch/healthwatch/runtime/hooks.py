@@ -1,0 +1,132 @@
+"""The after-run hooks: what runs after every tier run, on any backend, given only its ports."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from healthwatch.alerting.slo import SloBurnAlerts
+from healthwatch.models import TierRun, parse_iso, utcnow
+from healthwatch.storage.keys import STATUS_PAGE_KEY
+from healthwatch.views import reliability, statuspage
+from healthwatch.views.report import build_report
+
+if TYPE_CHECKING:
+    from healthwatch.config import Config
+    from healthwatch.notify import Notifier
+    from healthwatch.secrets import Secrets
+    from healthwatch.storage import HistoryStore, ResultStore, StateStore
+
+Hook = Callable[[TierRun], None]
+
+
+class StatusPageWriter:
+    """Fold the run into `status/rollup-{tier}.json`, then write the page.
+
+    Each run reads one rollup per tier and writes its own tier's, whatever the history's
+    length. Two runs of one tier that overlap could lose one run's counts (the results
+    store has no conditional put); a tier's runs overlapping is already a fault.
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        results: ResultStore,
+        now: Callable[[], datetime] = utcnow,
+        title: str = statuspage.TITLE,
+    ) -> None:
+        self.config = config
+        self.results = results
+        self.now = now
+        self.title = title
+
+    def __call__(self, run: TierRun) -> None:
+        store = self.results
+        now = self.now()
+        key = statuspage.rollup_key(run.tier)
+        doc = statuspage.load_rollup(store.get_document(key), run.tier)
+        statuspage.merge(doc, [r.to_dict() for r in run.results], now, run_id=run.run_id)
+        configured = (
+            {c.id for c in self.config.checks_for(run.tier)}
+            if run.tier in self.config.tiers
+            else set()
+        )
+        doc["checks"] = {k: v for k, v in doc["checks"].items() if k in configured}
+        store.put_document(key, json.dumps(doc).encode(), "application/json")
+        rollups = {run.tier: doc}
+        for tier in self.config.tiers:
+            if tier != run.tier:
+                raw = store.get_document(statuspage.rollup_key(tier))
+                rollups[tier] = statuspage.load_rollup(raw, tier)
+        page = statuspage.render(self.config, rollups, now, self.title)
+        store.put_document(STATUS_PAGE_KEY, page.encode(), "text/html; charset=utf-8")
+
+
+class ReliabilityLog:
+    """Each run of the report tier writes `reports/reliability-{time}.md` (and
+    `reports/reliability.md`, the latest) covering the time since the previous one."""
+
+    def __init__(
+        self,
+        config: Config,
+        results: ResultStore,
+        history: HistoryStore | None,
+        now: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.config = config
+        self.results = results
+        self.history = history
+        self.now = now
+
+    def __call__(self, run: TierRun) -> None:
+        store = self.results
+        if run.tier != reliability.report_tier(self.config):
+            return
+        now = self.now()
+        raw = store.get_document(reliability.SNAPSHOT_KEY)
+        previous = json.loads(raw) if raw else None
+        if previous:
+            # The previous report covered up to and including its own moment.
+            since = max(
+                parse_iso(previous["at"]) + timedelta(milliseconds=1),
+                now - timedelta(seconds=reliability.MAX_PERIOD_S),
+            )
+        else:
+            period = self.config.tiers[run.tier].period_seconds or reliability.DEFAULT_PERIOD_S
+            since = now - timedelta(seconds=period)
+        records = []
+        if self.history is not None:
+            records = list(self.history.query_all(since, now + timedelta(seconds=1)))
+        seen = {(r["check_id"], r["started_at"]) for r in records}
+        records += [r.to_dict() for r in run.results if (r.check_id, r.started_at) not in seen]
+        records.sort(key=lambda r: r["started_at"])
+        report = build_report(records, self.config, since, now)
+        snap = reliability.snapshot(report, records, now)
+        text = reliability.render_markdown(report, snap, previous, run).encode()
+        store.put_document(reliability.report_key(now), text, "text/markdown; charset=utf-8")
+        store.put_document(reliability.LATEST_KEY, text, "text/markdown; charset=utf-8")
+        store.put_document(reliability.SNAPSHOT_KEY, json.dumps(snap).encode(), "application/json")
+
+
+def after_run_hooks(
+    config: Config,
+    *,
+    states: StateStore,
+    results: ResultStore | None,
+    history: HistoryStore | None,
+    notifier: Notifier | None,
+    secrets: Secrets,
+) -> list[Hook]:
+    """The hooks of one backend, each failure surfaced by the engine, never lost.
+
+    SLO burn alerts come first, so a status page written after them is current.
+    """
+    out: list[Hook] = []
+    if config.slo is not None and history is not None:
+        out.append(SloBurnAlerts(config, states, history, notifier, secrets))
+    if results is not None:
+        out.append(StatusPageWriter(config, results))
+        out.append(ReliabilityLog(config, results, history))
+    return out

@@ -1,0 +1,55 @@
+"""The local backend: results, history and state in a directory; alerts in alerts.jsonl."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from healthwatch.engine import Ports
+from healthwatch.notify.local import LocalNotifier
+from healthwatch.runtime import Runtime
+from healthwatch.runtime.chat import LazyChat
+from healthwatch.runtime.clients import http_session
+from healthwatch.runtime.hooks import after_run_hooks
+from healthwatch.secrets import Secrets
+from healthwatch.storage.local import LocalStore
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from healthwatch.config import Config
+
+DEFAULT_DATA_DIR = ".healthwatch"
+
+
+def data_dir(given: str | None, environ: Mapping[str, str] = os.environ) -> str:
+    """`--data-dir`, else `$HEALTHWATCH_DATA_DIR`, else `./.healthwatch`."""
+    return given or environ.get("HEALTHWATCH_DATA_DIR", DEFAULT_DATA_DIR)
+
+
+def build(
+    config: Config,
+    directory: str | Path = DEFAULT_DATA_DIR,
+    *,
+    alert: bool = False,
+    secrets: Secrets | None = None,
+) -> Runtime:
+    """Everything in `directory`; chat (and SMTP) only with `alert`, so trying never pages."""
+    secrets = secrets or Secrets.local()
+    session = http_session()
+    store = LocalStore(directory)
+    chat = LazyChat(config.notifications, session, secrets) if alert else None
+    notifier = LocalNotifier(store.alerts_path, chat)
+    ports = Ports(states=store, results=store, history=store, notifier=notifier)
+    ports.after_run.extend(
+        after_run_hooks(
+            config, states=store, results=store, history=store, notifier=notifier, secrets=secrets
+        )
+    )
+    return Runtime(config, secrets, session, ports)
+
+
+def history(directory: str | Path) -> LocalStore:
+    """The stored history of a data directory, for reading."""
+    return LocalStore(directory)
