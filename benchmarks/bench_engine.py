@@ -26,7 +26,7 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
@@ -172,6 +172,15 @@ class MemoryStates:
         saved = dataclasses.replace(state, version=state.version + 1)
         self.states[state.check_id] = saved
         return saved
+
+    def save_many(self, states: Sequence[AlertState]) -> dict[str, AlertState | ConflictError]:
+        out: dict[str, AlertState | ConflictError] = {}
+        for state in states:
+            try:
+                out[state.check_id] = self.save(state)
+            except ConflictError as exc:
+                out[state.check_id] = exc
+        return out
 
 
 def run_once(config: Config, workers: int, data_dir: str | None) -> Row:

@@ -127,11 +127,9 @@ def test_documents_round_trip(store):
 
 
 def test_batch_save_keeps_the_winners(store):
-    from healthwatch.storage import save_all
-
     stale = store.save(AlertState(check_id="b"))
     store.save(stale)  # b is now at version 2
-    out = save_all(store, [AlertState(check_id="a"), stale, AlertState(check_id="c")])
+    out = store.save_many([AlertState(check_id="a"), stale, AlertState(check_id="c")])
     assert isinstance(out["b"], ConflictError)
     assert out["a"].version == 1 and out["c"].version == 1
     loaded = store.load(["a", "b", "c"])

@@ -518,7 +518,7 @@ def test_a_missing_secret_is_not_re_probed(tmp_path):
 
 def test_a_probe_verdict_on_an_error_is_not_overruled_by_conditions():
     """A vendor's 429 is degraded: `[STATUS] == 200` was written for the normal answer."""
-    from healthwatch.engine import _result
+    from healthwatch.engine.verdict import judge
     from healthwatch.probes import Observation
 
     from tests.helpers import config as make_config
@@ -529,11 +529,11 @@ def test_a_probe_verdict_on_an_error_is_not_overruled_by_conditions():
     """)
     check = cfg.check("svc")
     limited = Observation(verdict="degraded", error="rate_limited: retry in 2s", http_status=429)
-    res = _result(check, "r", "quick", "2026-11-26T00:00:00.000Z", limited, 1)
+    res = judge(check, "r", "quick", "2026-11-26T00:00:00.000Z", limited, 1)
     assert res.status == "degraded" and res.conditions == []
     # Without an error the conditions still apply on top of the probe's verdict.
     fine = Observation(verdict="up", http_status=500, latency_ms=3.0)
-    res = _result(check, "r", "quick", "2026-11-26T00:00:00.000Z", fine, 1)
+    res = judge(check, "r", "quick", "2026-11-26T00:00:00.000Z", fine, 1)
     assert res.status == "down" and res.error == "condition_failed: [STATUS] (500) == 200"
 
 

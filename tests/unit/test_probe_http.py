@@ -14,8 +14,8 @@ import pytest
 import requests
 import yaml
 from healthwatch.config import Check, parse_config
-from healthwatch.engine import Ports, run_check, run_tier
-from healthwatch.models import AlertState, Result, utcnow
+from healthwatch.engine import Ports, RunContext, run_check, run_tier
+from healthwatch.models import AlertState, Result
 from healthwatch.probes.http import classify
 from healthwatch.runtime.clients import http_session
 from healthwatch.secrets import Secrets
@@ -103,14 +103,14 @@ def probe(check: Check, environ: dict[str, str] | None = None) -> Result:
         return run_check(
             check,
             AlertState(check.id),
-            "quick-test-0000",
-            "quick",
-            time.monotonic() + 30,
-            threading.Event(),
-            lambda _: None,
-            session=session,
-            secrets=Secrets.local(environ or {}),
-            now=utcnow,
+            RunContext(
+                "quick-test-0000",
+                "quick",
+                time.monotonic() + 30,
+                session,
+                Secrets.local(environ or {}),
+                sleep=lambda _: None,
+            ),
         )
     finally:
         session.close()
@@ -467,14 +467,14 @@ def test_cookies_do_not_leak_between_checks_on_the_shared_session(servers: Serve
             run_check(
                 check,
                 AlertState(check.id),
-                "quick-test-0000",
-                "quick",
-                time.monotonic() + 10,
-                threading.Event(),
-                lambda _: None,
-                session=session,
-                secrets=secrets,
-                now=utcnow,
+                RunContext(
+                    "quick-test-0000",
+                    "quick",
+                    time.monotonic() + 10,
+                    session,
+                    secrets,
+                    sleep=lambda _: None,
+                ),
             )
     finally:
         session.close()

@@ -35,6 +35,8 @@ class Observation:
     http_status: int | None = None
     body: bytes | None = None
     error: str | None = None
+    # The class of `error` when the engine knows it as data (from a ProbeError or SecretError).
+    error_kind: str | None = None
     ip: str | None = None
     connected: bool | None = None
     certificate_expiration_ms: float | None = None

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import requests
 from pydantic import AfterValidator
 
-from healthwatch.errors import ProbeError
+from healthwatch.errors import ErrorKind, ProbeError, error_text
 from healthwatch.probes import Observation, ProbeContext
 from healthwatch.probes.http import classify
 from healthwatch.secrets import REFERENCE
@@ -106,10 +106,14 @@ def suffix(message: str) -> str:
 
 def answered(vendor: str, resp: requests.Response, message: str) -> str:
     """The error for a status the probe has no better words for."""
-    said = f"http_error: {vendor} answered {resp.status_code} {resp.reason or ''}".rstrip()
+    said = error_text(
+        ErrorKind.HTTP_ERROR, f"{vendor} answered {resp.status_code} {resp.reason or ''}".rstrip()
+    )
     return said + suffix(message)
 
 
 def redirected(status: int, check: str = "`base_url`") -> str:
     """The error for a redirect, which the probe does not follow."""
-    return f"http_error: redirected ({status}) and not followed; check {check}"
+    return error_text(
+        ErrorKind.HTTP_ERROR, f"redirected ({status}) and not followed; check {check}"
+    )

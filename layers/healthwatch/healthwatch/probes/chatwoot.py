@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import requests
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from healthwatch.errors import ErrorKind, error_text
 from healthwatch.probes import Category, Observation, ProbeContext
 from healthwatch.probes._vendor import (
     BaseUrl,
@@ -65,12 +66,14 @@ def probe(check: Check, ctx: ProbeContext) -> Observation:
         _profile(obs, resp, opts, ctx)
         if obs.error is None and health_problem:
             obs.verdict = "degraded"
-            obs.error = f"health: {health_problem}"
+            obs.error = error_text(ErrorKind.HEALTH, health_problem)
         return obs
 
     message = ctx.secrets.redact(_vendor_message(resp))
     if status == 401:
-        obs.error = "auth: Chatwoot rejected the API access token" + suffix(message)
+        obs.error = error_text(
+            ErrorKind.AUTH, "Chatwoot rejected the API access token" + suffix(message)
+        )
         obs.details["credential"] = references(opts.token)
         obs.details["action"] = (
             "The token was reset or its user removed: copy the access token from the user's "
@@ -78,11 +81,15 @@ def probe(check: Check, ctx: ProbeContext) -> Observation:
         )
     elif status == 429:
         obs.verdict = "degraded"
-        obs.error = "rate_limited: Chatwoot throttled the request" + suffix(message)
+        obs.error = error_text(
+            ErrorKind.RATE_LIMITED, "Chatwoot throttled the request" + suffix(message)
+        )
         if retry_after := resp.headers.get("Retry-After"):
             obs.details["retry_after_s"] = retry_after
     elif status == 404:
-        obs.error = "not_found: no /api/v1/profile here; check `base_url`" + suffix(message)
+        obs.error = error_text(
+            ErrorKind.NOT_FOUND, "no /api/v1/profile here; check `base_url`" + suffix(message)
+        )
     elif 300 <= status < 400:
         obs.error = redirected(status)
     else:
@@ -121,7 +128,7 @@ def _profile(obs: Observation, resp: requests.Response, opts: Options, ctx: Prob
         if not isinstance(profile, dict) or "id" not in profile:
             raise TypeError
     except (ValueError, TypeError):
-        obs.error = "invalid_json: /api/v1/profile did not return a user"
+        obs.error = error_text(ErrorKind.INVALID_JSON, "/api/v1/profile did not return a user")
         return
     for field in SECRET_FIELDS:
         value = profile.pop(field, None)
@@ -143,9 +150,13 @@ def _profile(obs: Observation, resp: requests.Response, opts: Options, ctx: Prob
         return
     account = next((a for a in accounts if a.get("id") == opts.account_id), None)
     if account is None:
-        obs.error = f"forbidden: the token's user is not a member of account {opts.account_id}"
+        obs.error = error_text(
+            ErrorKind.FORBIDDEN, f"the token's user is not a member of account {opts.account_id}"
+        )
     elif account.get("status") not in (None, "active"):
-        obs.error = f"suspended: account {opts.account_id} is {account.get('status')}"
+        obs.error = error_text(
+            ErrorKind.SUSPENDED, f"account {opts.account_id} is {account.get('status')}"
+        )
 
 
 def _vendor_message(resp: requests.Response) -> str:

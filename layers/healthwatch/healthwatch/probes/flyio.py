@@ -12,7 +12,7 @@ import requests
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from healthwatch.durations import format_duration, parse_duration
-from healthwatch.errors import ProbeError
+from healthwatch.errors import ErrorKind, ProbeError
 from healthwatch.models import Status, iso, parse_iso, worst
 from healthwatch.probes import Category, Observation, ProbeContext
 from healthwatch.probes._vendor import USER_AGENT, ms_since
@@ -74,7 +74,7 @@ def probe(check: Check, ctx: ProbeContext) -> Observation:
     opts: Options = check.options
     token = ctx.secrets.resolve(opts.token).strip()
     if not token:
-        raise ProbeError("auth", "the Fly API token is empty")
+        raise ProbeError(ErrorKind.AUTH, "the Fly API token is empty")
     ctx.secrets.remember(token)
     api = _Api(ctx, opts, token)
 
@@ -85,10 +85,10 @@ def probe(check: Check, ctx: ProbeContext) -> Observation:
         listed = resp.json()
     except ValueError:
         raise ProbeError(
-            "invalid_json", "the Machines API answered with something not JSON"
+            ErrorKind.INVALID_JSON, "the Machines API answered with something not JSON"
         ) from None
     if not isinstance(listed, list):
-        raise ProbeError("invalid_json", "expected a list of machines")
+        raise ProbeError(ErrorKind.INVALID_JSON, "expected a list of machines")
 
     now = ctx.now()
     machines = [_Machine(m) for m in listed if isinstance(m, dict)]
@@ -156,21 +156,25 @@ class _Api:
         quoted = f" (Fly: {said})" if said else ""
         if status == 401:
             return ProbeError(
-                "auth", f"the Fly API token was rejected (401){quoted}; check the token's secret"
+                ErrorKind.AUTH,
+                f"the Fly API token was rejected (401){quoted}; check the token's secret",
             )
         if status == 403:
             return ProbeError(
-                "auth", f"the Fly API token may not access app {self.opts.app!r} (403){quoted}"
+                ErrorKind.AUTH,
+                f"the Fly API token may not access app {self.opts.app!r} (403){quoted}",
             )
         if status == 404:
             return ProbeError(
-                "not_found", f"no Fly app {self.opts.app!r} for this token (404){quoted}"
+                ErrorKind.NOT_FOUND, f"no Fly app {self.opts.app!r} for this token (404){quoted}"
             )
         if status == 429:
             wait = resp.headers.get("Retry-After")
             after = f"; retry after {wait}s" if wait else ""
-            return ProbeError("rate_limited", f"the Fly Machines API is rate limiting (429){after}")
-        return ProbeError("http_error", f"the Fly Machines API answered {status}{quoted}")
+            return ProbeError(
+                ErrorKind.RATE_LIMITED, f"the Fly Machines API is rate limiting (429){after}"
+            )
+        return ProbeError(ErrorKind.HTTP_ERROR, f"the Fly Machines API answered {status}{quoted}")
 
     def _vendor_message(self, resp: requests.Response) -> str:
         """Fly's `{"error": "..."}` text, shortened, with the token taken out if echoed."""

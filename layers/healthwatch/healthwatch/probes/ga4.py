@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import requests
 from pydantic import BaseModel, ConfigDict, field_validator
 
-from healthwatch.errors import ProbeError
+from healthwatch.errors import ErrorKind, ProbeError, error_text
 from healthwatch.probes import Category, Observation, ProbeContext
 from healthwatch.probes._vendor import (
     USER_AGENT,
@@ -90,7 +90,9 @@ def probe(check: Check, ctx: ProbeContext) -> Observation:
     info = _key(ctx.secrets.resolve(opts.credentials), ctx)
     property_id = ctx.secrets.resolve(opts.property_id).strip().removeprefix("properties/")
     if not property_id.isdigit():
-        raise ProbeError("config", "property_id did not resolve to a numeric GA4 property id")
+        raise ProbeError(
+            ErrorKind.CONFIG, "property_id did not resolve to a numeric GA4 property id"
+        )
     details: dict[str, Any] = {
         "service_account": info["client_email"],
         "key_id": info.get("private_key_id"),
@@ -135,7 +137,7 @@ def _key(raw: str, ctx: ProbeContext) -> dict[str, Any]:
         )
     missing = [f for f in ("client_email", "private_key", "token_uri") if not info.get(f)]
     if missing:
-        raise ProbeError("credentials", f"the key lacks {', '.join(missing)}")
+        raise ProbeError(ErrorKind.CREDENTIALS, f"the key lacks {', '.join(missing)}")
     ctx.secrets.remember(str(info["private_key"]))
     return info
 
@@ -182,7 +184,7 @@ def _new_token(
         )
         return Observation(
             latency_ms=ms_since(start),
-            error=f"auth: token exchange failed: {message}",
+            error=error_text(ErrorKind.AUTH, f"token exchange failed: {message}"),
             details={k: v for k, v in details.items() if v is not None},
         )
     except exceptions.TransportError as exc:
@@ -208,7 +210,9 @@ def _answer(obs: Observation, resp: requests.Response, opts: Options) -> None:
         if not isinstance(payload, dict):
             raise TypeError
     except (ValueError, TypeError):
-        obs.error = f"invalid_json: the {API_NAMES[opts.api]} did not answer JSON"
+        obs.error = error_text(
+            ErrorKind.INVALID_JSON, f"the {API_NAMES[opts.api]} did not answer JSON"
+        )
         return
     obs.body = resp.content
     if opts.api == "admin":
@@ -220,7 +224,9 @@ def _answer(obs: Observation, resp: requests.Response, opts: Options) -> None:
             account=payload.get("account") or payload.get("parent"),
         )
         if payload.get("deleteTime"):
-            obs.error = f"not_found: the property is in the trash since {payload['deleteTime']}"
+            obs.error = error_text(
+                ErrorKind.NOT_FOUND, f"the property is in the trash since {payload['deleteTime']}"
+            )
         return
     rows = payload.get("rows") or []
     try:
@@ -317,7 +323,9 @@ def _bounded_transport() -> type:
         ) -> Any:
             left = self._deadline - time.monotonic()
             if left <= 0:  # google-auth retries 5xx with backoff; stop at our deadline
-                raise ProbeError("timeout", f"no token within {self._budget:g}s (token endpoint)")
+                raise ProbeError(
+                    ErrorKind.TIMEOUT, f"no token within {self._budget:g}s (token endpoint)"
+                )
             return super().__call__(
                 url, method=method, body=body, headers=headers, timeout=left, **kwargs
             )

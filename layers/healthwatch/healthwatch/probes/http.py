@@ -13,7 +13,7 @@ import requests
 import urllib3
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from healthwatch.errors import ProbeError
+from healthwatch.errors import ErrorKind, ProbeError, error_text
 from healthwatch.probes import Category, Observation, ProbeContext
 from healthwatch.secrets import has_reference
 
@@ -81,7 +81,7 @@ def probe(check: Check, ctx: ProbeContext) -> Observation:
         for hop in range(opts.max_redirects + 1):
             left = deadline - time.perf_counter()
             if left <= 0:
-                raise ProbeError("timeout", f"no complete answer within {ctx.timeout:g}s")
+                raise ProbeError(ErrorKind.TIMEOUT, f"no complete answer within {ctx.timeout:g}s")
             resp = ctx.session.request(
                 method,
                 url,
@@ -125,9 +125,11 @@ def probe(check: Check, ctx: ProbeContext) -> Observation:
         try:
             json.loads(body)
         except json.JSONDecodeError as exc:
-            obs.error = f"invalid_json: body is not JSON ({exc.msg} at char {exc.pos})"
+            obs.error = error_text(
+                ErrorKind.INVALID_JSON, f"body is not JSON ({exc.msg} at char {exc.pos})"
+            )
         except ValueError:
-            obs.error = "invalid_json: body is not JSON (not UTF-8 text)"
+            obs.error = error_text(ErrorKind.INVALID_JSON, "body is not JSON (not UTF-8 text)")
     if "CERTIFICATE_EXPIRATION" in uses and urlsplit(url).scheme == "https":
         _certificate(obs, url, opts, ctx)
     return obs
@@ -171,7 +173,9 @@ def _read_capped(resp: requests.Response, cap: int, deadline: float, timeout: fl
         while True:
             left = deadline - time.perf_counter()
             if left <= 0:
-                raise ProbeError("timeout", f"no complete answer within {timeout:g}s (body)")
+                raise ProbeError(
+                    ErrorKind.TIMEOUT, f"no complete answer within {timeout:g}s (body)"
+                )
             if sock is not None:
                 sock.settimeout(left)
             chunk = resp.raw.read1(min(65536, cap + 1 - size), decode_content=True)
@@ -184,11 +188,17 @@ def _read_capped(resp: requests.Response, cap: int, deadline: float, timeout: fl
                     "body_too_large", f"response body over {cap} bytes; read the first {cap}"
                 )
     except (urllib3.exceptions.ReadTimeoutError, TimeoutError):
-        raise ProbeError("timeout", f"no complete answer within {timeout:g}s (body)") from None
+        raise ProbeError(
+            ErrorKind.TIMEOUT, f"no complete answer within {timeout:g}s (body)"
+        ) from None
     except urllib3.exceptions.DecodeError:
-        raise ProbeError("decode_error", "body does not match its Content-Encoding") from None
+        raise ProbeError(
+            ErrorKind.DECODE_ERROR, "body does not match its Content-Encoding"
+        ) from None
     except (urllib3.exceptions.HTTPError, OSError):
-        raise ProbeError("connection_reset", "connection closed before a complete answer") from None
+        raise ProbeError(
+            ErrorKind.CONNECTION_RESET, "connection closed before a complete answer"
+        ) from None
     finally:
         resp.close()
     return b"".join(chunks)
@@ -237,13 +247,13 @@ def classify(exc: requests.exceptions.RequestException, timeout: float) -> tuple
     """Short error class and message for a failed request; never includes the URL."""
     if isinstance(exc, requests.exceptions.Timeout):
         phase = "connect" if isinstance(exc, requests.exceptions.ConnectTimeout) else "read"
-        return "timeout", f"no answer within {timeout:g}s ({phase})"
+        return ErrorKind.TIMEOUT, f"no answer within {timeout:g}s ({phase})"
     if isinstance(exc, requests.exceptions.SSLError):
-        return "tls", _tls_reason(exc)
+        return ErrorKind.TLS, _tls_reason(exc)
     if isinstance(exc, requests.exceptions.TooManyRedirects):
-        return "too_many_redirects", "redirect limit reached"
+        return ErrorKind.TOO_MANY_REDIRECTS, "redirect limit reached"
     if isinstance(exc, requests.exceptions.InvalidURL | requests.exceptions.MissingSchema):
-        return "invalid_url", type(exc).__name__
+        return ErrorKind.INVALID_URL, type(exc).__name__
     if isinstance(exc, requests.exceptions.ConnectionError):
         text = repr(exc)
         if (
@@ -251,15 +261,15 @@ def classify(exc: requests.exceptions.RequestException, timeout: float) -> tuple
             or "Name or service not known" in text
             or "getaddrinfo" in text
         ):
-            return "dns", "host name could not be resolved"
+            return ErrorKind.DNS, "host name could not be resolved"
         if "Connection refused" in text or f"[Errno {errno.ECONNREFUSED}]" in text:
-            return "connection_refused", "connection refused"
+            return ErrorKind.CONNECTION_REFUSED, "connection refused"
         if "RemoteDisconnected" in text or "Connection aborted" in text:
-            return "connection_reset", "connection closed before a complete answer"
+            return ErrorKind.CONNECTION_RESET, "connection closed before a complete answer"
         if "Network is unreachable" in text or "No route to host" in text:
-            return "unreachable", "network unreachable"
-        return "connection_error", type(exc).__name__
-    return "http_error", type(exc).__name__
+            return ErrorKind.UNREACHABLE, "network unreachable"
+        return ErrorKind.CONNECTION_ERROR, type(exc).__name__
+    return ErrorKind.HTTP_ERROR, type(exc).__name__
 
 
 def _tls_reason(exc: Exception) -> str:

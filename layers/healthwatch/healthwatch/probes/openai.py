@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import requests
 from pydantic import BaseModel, ConfigDict
 
+from healthwatch.errors import ErrorKind, error_text
 from healthwatch.probes import Category, Observation, ProbeContext
 from healthwatch.probes._vendor import (
     BaseUrl,
@@ -71,7 +72,9 @@ def probe(check: Check, ctx: ProbeContext) -> Observation:
     if code:
         obs.details["code"] = code
     if status == 401:
-        obs.error = f"auth: OpenAI rejected the API key ({code or 'unauthorized'})"
+        obs.error = error_text(
+            ErrorKind.AUTH, f"OpenAI rejected the API key ({code or 'unauthorized'})"
+        )
         obs.details["credential"] = references(opts.token)
         obs.details["action"] = (
             f"Create a key at {KEYS_URL} (or check `organization`/`project` match the key) "
@@ -79,18 +82,24 @@ def probe(check: Check, ctx: ProbeContext) -> Observation:
         )
         return obs
     if status == 429 and (code == "insufficient_quota" or kind_hint == "insufficient_quota"):
-        obs.error = "quota: the account is out of credit or over its budget" + suffix(message)
+        obs.error = error_text(
+            ErrorKind.QUOTA, "the account is out of credit or over its budget" + suffix(message)
+        )
         obs.details["action"] = f"Add credit or raise the usage limit at {BILLING_URL}."
         return obs
     if status == 429:
         obs.verdict = "degraded"
-        obs.error = "rate_limited: OpenAI rate limit reached" + suffix(message)
+        obs.error = error_text(
+            ErrorKind.RATE_LIMITED, "OpenAI rate limit reached" + suffix(message)
+        )
         return obs
     if status == 403:
-        obs.error = f"forbidden: {code or 'forbidden'}" + suffix(message)
+        obs.error = error_text(ErrorKind.FORBIDDEN, f"{code or 'forbidden'}" + suffix(message))
         return obs
     if status == 404:
-        obs.error = "not_found: no /v1/models here; check `base_url`" + suffix(message)
+        obs.error = error_text(
+            ErrorKind.NOT_FOUND, "no /v1/models here; check `base_url`" + suffix(message)
+        )
         return obs
     obs.error = answered("OpenAI", resp, message)
     return obs
@@ -101,14 +110,16 @@ def _models(obs: Observation, resp: requests.Response, opts: Options) -> Observa
         payload = json.loads(resp.content)
         models = [m["id"] for m in payload["data"]]
     except (ValueError, KeyError, TypeError):
-        obs.error = "invalid_json: /v1/models did not return a list of models"
+        obs.error = error_text(ErrorKind.INVALID_JSON, "/v1/models did not return a list of models")
         return obs
     obs.body = resp.content
     obs.details["models"] = len(models)
     if opts.model is not None:
         obs.details["model_available"] = opts.model in models
         if opts.model not in models:
-            obs.error = f"not_found: model {opts.model} is not available to this key"
+            obs.error = error_text(
+                ErrorKind.NOT_FOUND, f"model {opts.model} is not available to this key"
+            )
     return obs
 
 

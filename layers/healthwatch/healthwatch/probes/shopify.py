@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import requests
 from pydantic import BaseModel, ConfigDict, field_validator
 
+from healthwatch.errors import ErrorKind, error_text
 from healthwatch.probes import Category, Observation, ProbeContext
 from healthwatch.probes._vendor import (
     BaseUrl,
@@ -136,7 +137,7 @@ def probe(check: Check, ctx: ProbeContext) -> Observation:
 def _shop_answer(obs: Observation, resp: requests.Response, opts: Options) -> Observation:
     shop = json_member(resp, "shop")
     if shop is None:
-        obs.error = "invalid_json: shop.json did not return a `shop` object"
+        obs.error = error_text(ErrorKind.INVALID_JSON, "shop.json did not return a `shop` object")
         return obs
     obs.body = resp.content
     obs.details.update(

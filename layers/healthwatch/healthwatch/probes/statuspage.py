@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 import requests
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from healthwatch.errors import ProbeError
+from healthwatch.errors import ErrorKind, ProbeError
 from healthwatch.models import Status
 from healthwatch.probes import Category, Observation, ProbeContext
 from healthwatch.probes._vendor import USER_AGENT, ms_since
@@ -88,10 +88,12 @@ def probe(check: Check, ctx: ProbeContext) -> Observation:
     try:
         summary = resp.json()
     except ValueError:
-        raise ProbeError("invalid_json", f"{opts.url}{SUMMARY_PATH} is not JSON") from None
+        raise ProbeError(ErrorKind.INVALID_JSON, f"{opts.url}{SUMMARY_PATH} is not JSON") from None
     status = summary.get("status") if isinstance(summary, dict) else None
     if not isinstance(status, dict) or not isinstance(status.get("indicator"), str):
-        raise ProbeError("invalid_json", f"{opts.url}{SUMMARY_PATH} is not a Statuspage v2 summary")
+        raise ProbeError(
+            ErrorKind.INVALID_JSON, f"{opts.url}{SUMMARY_PATH} is not a Statuspage v2 summary"
+        )
 
     components = [c for c in summary.get("components") or [] if isinstance(c, dict)]
     indicator = str(status["indicator"])
@@ -152,7 +154,9 @@ def probe(check: Check, ctx: ProbeContext) -> Observation:
 def _http_error(resp: requests.Response, page: str) -> ProbeError:
     status = resp.status_code
     if status == 404:
-        return ProbeError("not_found", f"no Statuspage v2 summary at {page}{SUMMARY_PATH} (404)")
+        return ProbeError(
+            ErrorKind.NOT_FOUND, f"no Statuspage v2 summary at {page}{SUMMARY_PATH} (404)"
+        )
     if status == 429:
         wait = resp.headers.get("Retry-After")
         return ProbeError(
@@ -160,8 +164,8 @@ def _http_error(resp: requests.Response, page: str) -> ProbeError:
             "the status page is rate limiting (429)" + (f"; retry after {wait}s" if wait else ""),
         )
     if status in (401, 403):
-        return ProbeError("auth", f"the status page is not public ({status})")
-    return ProbeError("http_error", f"the status page answered {status}")
+        return ProbeError(ErrorKind.AUTH, f"the status page is not public ({status})")
+    return ProbeError(ErrorKind.HTTP_ERROR, f"the status page answered {status}")
 
 
 def _watched(components: list[dict[str, Any]], wanted: list[str]) -> list[dict[str, Any]]:

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from healthwatch.durations import format_duration
-from healthwatch.errors import ProbeError
+from healthwatch.errors import ErrorKind, ProbeError, error_text
 from healthwatch.models import iso
 from healthwatch.probes import Category, Observation, ProbeContext
 
@@ -161,7 +161,7 @@ def probe(check: Check, ctx: ProbeContext) -> Observation:
         ip=info.ip,
         certificate_expiration_ms=left * 1000,
         verdict="down" if problem else None,
-        error=f"tls: {problem}" if problem else None,
+        error=error_text(ErrorKind.TLS, problem) if problem else None,
         details=details,
         default_conditions=DEFAULT_CONDITIONS,
     )
@@ -240,11 +240,13 @@ def _handshake(
     try:
         sock = socket.create_connection((host, port), timeout=_left(deadline))
     except socket.gaierror:
-        raise ProbeError("dns", f"host name {host!r} could not be resolved") from None
+        raise ProbeError(ErrorKind.DNS, f"host name {host!r} could not be resolved") from None
     except ConnectionRefusedError:
-        raise ProbeError("connection_refused", f"{host}:{port} refused the connection") from None
+        raise ProbeError(
+            ErrorKind.CONNECTION_REFUSED, f"{host}:{port} refused the connection"
+        ) from None
     except TimeoutError:
-        raise ProbeError("timeout", f"no connection to {host}:{port} in time") from None
+        raise ProbeError(ErrorKind.TIMEOUT, f"no connection to {host}:{port} in time") from None
     except OSError as exc:
         raise ProbeError(
             "unreachable", f"{host}:{port}: {exc.strerror or type(exc).__name__}"
@@ -259,9 +261,13 @@ def _handshake(
     except ssl.SSLCertVerificationError:
         raise
     except TimeoutError:
-        raise ProbeError("timeout", f"no TLS handshake with {host}:{port} in time") from None
+        raise ProbeError(
+            ErrorKind.TIMEOUT, f"no TLS handshake with {host}:{port} in time"
+        ) from None
     except ssl.SSLError as exc:
-        raise ProbeError("tls", f"handshake with {host}:{port} failed ({_reason(exc)})") from None
+        raise ProbeError(
+            ErrorKind.TLS, f"handshake with {host}:{port} failed ({_reason(exc)})"
+        ) from None
     except OSError as exc:
         raise ProbeError(
             "connection_reset",
@@ -271,7 +277,7 @@ def _handshake(
     finally:
         sock.close()
     if not der:
-        raise ProbeError("tls", f"{host}:{port} presented no certificate")
+        raise ProbeError(ErrorKind.TLS, f"{host}:{port} presented no certificate")
     return der, ip, version
 
 

@@ -52,22 +52,8 @@ class StateStore(Protocol):
         new version. Raise `ConflictError` when another writer got there first."""
         ...
 
-
-def save_all(
-    store: StateStore, states: Sequence[AlertState]
-) -> dict[str, AlertState | ConflictError]:
-    """Save many states: one batch where the store offers `save_many`, else one by one.
-
-    Each check's outcome is its saved state, or the `ConflictError` of a lost race.
-    """
-    many = getattr(store, "save_many", None)
-    if many is not None:
-        result: dict[str, AlertState | ConflictError] = many(states)
-        return result
-    out: dict[str, AlertState | ConflictError] = {}
-    for state in states:
-        try:
-            out[state.check_id] = store.save(state)
-        except ConflictError as exc:
-            out[state.check_id] = exc
-    return out
+    def save_many(self, states: Sequence[AlertState]) -> dict[str, AlertState | ConflictError]:
+        """`save` for many states in as few writes as the store allows, each with its own
+        version guard: a check's outcome is its saved state, or the `ConflictError` of a
+        lost race. One lost race never stops the others being saved."""
+        ...
