@@ -32,11 +32,12 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 import yaml
-from healthwatch.config import Config, parse_config
+from healthwatch.config import Config
 from healthwatch.engine import MAX_WORKERS, Ports, run_tier
 from healthwatch.errors import ConflictError
 from healthwatch.models import AlertState
 from healthwatch.runtime.clients import http_session
+from healthwatch.runtime.config_source import parse_config
 from healthwatch.secrets import Secrets
 from healthwatch.storage.local import LocalStore
 

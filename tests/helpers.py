@@ -6,8 +6,9 @@ import textwrap
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from healthwatch.config import Config, parse_config
+from healthwatch.config import Config
 from healthwatch.models import AlertEvent, Result, iso
+from healthwatch.runtime.config_source import parse_config
 
 
 def config(yaml_text: str) -> Config:

@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from healthwatch.config import load_config
 from healthwatch.models import Result, TierRun
+from healthwatch.runtime.config_source import load_config
 from healthwatch.storage.s3 import S3ResultStore
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -10,7 +10,6 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from healthwatch import conditions
 from healthwatch.conditions import (
     Condition,
     ConditionResult,
@@ -18,6 +17,7 @@ from healthwatch.conditions import (
     evaluate_all,
     parse_condition,
 )
+from healthwatch.conditions import language as conditions
 from healthwatch.errors import ConditionError
 
 HOUR_MS = 3_600_000

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 from healthwatch.cli import main
-from healthwatch.config import load_config, parse_config
 from healthwatch.errors import ConfigError
+from healthwatch.runtime.config_source import load_config, parse_config
 
 GOOD = """\
 version: 1

@@ -13,12 +13,13 @@ from typing import Any
 import pytest
 import yaml
 from healthwatch import probes
-from healthwatch.config import Check, Config, parse_config
+from healthwatch.config import Check, Config
 from healthwatch.engine import MAX_WORKERS, Ports, run_tier
 from healthwatch.models import AlertState, TierRun
 from healthwatch.probes import Observation, ProbeContext
 from healthwatch.probes import http as http_probe
 from healthwatch.runtime.clients import http_session
+from healthwatch.runtime.config_source import parse_config
 from healthwatch.secrets import Secrets
 from healthwatch.storage.local import LocalStore
 

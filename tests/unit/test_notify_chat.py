@@ -10,11 +10,12 @@ from typing import Any
 
 import pytest
 import requests
+from healthwatch.config.schema import validate_notifications
 from healthwatch.errors import DeliveryError
 from healthwatch.models import AlertEvent
-from healthwatch.notify.chat import ChatDeliveryError, ChatNotifier, providers_from_config
-from healthwatch.notify.discord import DiscordProvider, embed_length, with_wait
-from healthwatch.notify.slack import SlackProvider
+from healthwatch.notify.chat import REGISTRY, ChatDeliveryError, ChatNotifier, providers_from_config
+from healthwatch.notify.chat.discord import DiscordProvider, embed_length, with_wait
+from healthwatch.notify.chat.slack import SlackProvider
 from healthwatch.notify.webhook import WebhookError, post_json
 from healthwatch.secrets import Secrets
 
@@ -617,8 +618,7 @@ def test_chat_notifier_survives_a_provider_bug(
 def test_providers_from_config_resolves_secret_references(
     slack: FakeSlack, discord: FakeDiscord, session: requests.Session
 ) -> None:
-    config = pytest.importorskip("healthwatch.config")
-    notifications = config.Notifications.model_validate(
+    notifications = chat_options(
         {
             "slack": {"webhook_url": "${secret:hotdash/slack-webhook}", "channel": "#alerts"},
             "discord": {"webhook_url": "${env:DISCORD_HOOK}", "username": "healthwatch"},
@@ -637,8 +637,7 @@ def test_providers_from_config_resolves_secret_references(
 
 
 def test_providers_from_config_names_unresolvable_references() -> None:
-    config = pytest.importorskip("healthwatch.config")
-    notifications = config.Notifications.model_validate(
+    notifications = chat_options(
         {
             "slack": {"webhook_url": "${secret:hotdash/slack-webhook}"},
             "discord": {"webhook_url": "${env:MISSING_DISCORD_HOOK}"},
@@ -653,5 +652,9 @@ def test_providers_from_config_names_unresolvable_references() -> None:
 
 
 def test_no_notifications_means_no_providers() -> None:
-    config = pytest.importorskip("healthwatch.config")
-    assert providers_from_config(config.Notifications(), Secrets.local({})) == []
+    assert providers_from_config(chat_options({}), Secrets.local({})) == []
+
+
+def chat_options(raw: dict) -> dict:
+    """`notifications` as the config validates it, through the chat registry."""
+    return validate_notifications(raw, REGISTRY)

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 from healthwatch.models import AlertEvent
-from healthwatch.notify import email
+from healthwatch.notify import email, wording
 
 
 def make_event(**overrides: Any) -> AlertEvent:
@@ -179,7 +179,6 @@ def test_a_huge_error_is_cut_to_one_readable_line() -> None:
 
 def test_slo_burn_resolved_is_not_worded_as_back_up():
     from healthwatch.models import AlertEvent
-    from healthwatch.notify import email
 
     event = AlertEvent(
         event="resolved",
@@ -193,6 +192,6 @@ def test_slo_burn_resolved_is_not_worded_as_back_up():
         result={},
         details={"incident": "slo_burn"},
     )
-    line = email.headline(event)
+    line = wording.headline(event)
     assert line.startswith("Svc is no longer burning its error budget") and "back up" not in line
     assert "after 1h" in line

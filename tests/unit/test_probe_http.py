@@ -13,11 +13,12 @@ from typing import Any
 import pytest
 import requests
 import yaml
-from healthwatch.config import Check, parse_config
+from healthwatch.config import Check
 from healthwatch.engine import Ports, RunContext, run_check, run_tier
 from healthwatch.models import AlertState, Result
 from healthwatch.probes.http import classify
 from healthwatch.runtime.clients import http_session
+from healthwatch.runtime.config_source import parse_config
 from healthwatch.secrets import Secrets
 from healthwatch.storage.local import LocalStore
 

@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 import requests
 import yaml
-from healthwatch.config import Check, parse_config
+from healthwatch.config import Check
 from healthwatch.errors import ConfigError, ProbeError
 from healthwatch.probes import Observation, ProbeContext, openai
+from healthwatch.runtime.config_source import parse_config
 from healthwatch.secrets import Secrets
 
 from tests.fakes import openai as fake_openai

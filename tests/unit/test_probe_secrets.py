@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 import requests
 import yaml
-from healthwatch.config import parse_config
 from healthwatch.errors import ProbeError
 from healthwatch.probes import ProbeContext, chatwoot, ga4, openai, shopify
+from healthwatch.runtime.config_source import parse_config
 from healthwatch.secrets import Secrets
 
 from tests.fakes import chatwoot as fake_chatwoot

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 import requests
 import yaml
-from healthwatch.config import parse_config
 from healthwatch.errors import ConfigError, ProbeError
 from healthwatch.probes import Observation, ProbeContext, statuspage
+from healthwatch.runtime.config_source import parse_config
 from healthwatch.secrets import Secrets
 
 from tests.fakes.server import FakeServer

@@ -10,9 +10,9 @@ import pytest
 import requests
 import yaml
 from healthwatch.conditions import EvalContext, evaluate_all
-from healthwatch.config import parse_config
 from healthwatch.errors import ConfigError, ProbeError
 from healthwatch.probes import Observation, ProbeContext, tls
+from healthwatch.runtime.config_source import parse_config
 from healthwatch.secrets import Secrets
 
 from tests.fakes.server import FakeServer

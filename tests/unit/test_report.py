@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from healthwatch.cli import main
 from healthwatch.cli.terminal import with_progress
-from healthwatch.config import parse_config
 from healthwatch.models import Result, TierRun, iso
+from healthwatch.runtime.config_source import parse_config
 from healthwatch.storage.local import LocalStore
 from healthwatch.views.report import build_report, percentile, render_text
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from healthwatch.config import parse_config
 from healthwatch.models import Result, TierRun, iso
+from healthwatch.runtime.config_source import parse_config
 from healthwatch.runtime.hooks import ReliabilityLog
 from healthwatch.storage.local import LocalStore
 from healthwatch.views.reliability import LATEST_KEY, report_key, report_tier

@@ -6,11 +6,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from healthwatch.alerting.slo import SloBurnAlerts, burn_rate, state_id
-from healthwatch.config import parse_config
 from healthwatch.engine import Ports, run_tier
 from healthwatch.errors import DeliveryError, RunError
 from healthwatch.models import AlertEvent, Result, TierRun, iso
 from healthwatch.runtime.clients import http_session
+from healthwatch.runtime.config_source import parse_config
 from healthwatch.secrets import Secrets
 from healthwatch.storage.local import LocalStore
 

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from healthwatch.cli import main
-from healthwatch.config import parse_config
 from healthwatch.models import Result, TierRun, iso
+from healthwatch.runtime.config_source import parse_config
 from healthwatch.runtime.hooks import StatusPageWriter
 from healthwatch.storage.keys import STATUS_PAGE_KEY
 from healthwatch.storage.local import LocalStore

@@ -10,10 +10,11 @@ from typing import TYPE_CHECKING
 
 from healthwatch.cli.running import backend_name
 from healthwatch.cli.terminal import Terminal, with_progress
-from healthwatch.config import Config, load_config
+from healthwatch.config import Config
 from healthwatch.durations import parse_duration
 from healthwatch.errors import UsageError
 from healthwatch.runtime import local as local_runtime
+from healthwatch.runtime.config_source import load_config
 from healthwatch.views import statuspage
 from healthwatch.views.report import build_report, render_text
 

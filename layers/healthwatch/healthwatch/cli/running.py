@@ -9,12 +9,13 @@ import os
 from typing import Any
 
 from healthwatch.cli.terminal import SYMBOLS, Terminal
-from healthwatch.config import Config, load_config
+from healthwatch.config import Config
 from healthwatch.errors import RunError, UsageError
 from healthwatch.models import TierRun
 from healthwatch.probes import Category, category_of
 from healthwatch.runtime import Runtime
 from healthwatch.runtime import local as local_runtime
+from healthwatch.runtime.config_source import load_config
 from healthwatch.secrets import RedactingFilter, Secrets
 
 EXIT_OK, EXIT_DOWN = 0, 1

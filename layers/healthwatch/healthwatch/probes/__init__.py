@@ -1,12 +1,16 @@
 """Probe types: one module per `type`, found by name, so adding a type is adding a module.
 
-A probe module defines:
+A probe module is a `ProbeModule`: it defines
 
+- ``CATEGORY``: a `Category`, what the type watches (a service, the platform, a vendor);
 - ``Options``: a pydantic model (``extra="forbid"``) of the keys that type adds to a check;
 - ``target(options) -> str``: what the result's ``target`` shows (never a resolved secret);
 - ``probe(check, ctx) -> Observation``: one attempt. It raises ``ProbeError`` (or returns
   an ``Observation`` with ``error`` set) when the target could not be probed; any other
   exception is caught by the engine and becomes a ``down`` result.
+
+The config validates a check's own keys through `REGISTRY`, so a new type needs no change
+anywhere else; the contract suite in ``tests/contract`` picks it up by itself.
 """
 
 from __future__ import annotations
@@ -17,12 +21,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, cast
+
+from pydantic import BaseModel
 
 if TYPE_CHECKING:
     import requests
 
+    from healthwatch.config import Check
     from healthwatch.models import Status
     from healthwatch.secrets import Secrets
 
@@ -71,23 +77,50 @@ class Category(StrEnum):
     INTEGRATION = "integration"  # a vendor we depend on: shopify, chatwoot, ga4, ...
 
 
-_modules: dict[str, ModuleType] = {}
+class ProbeModule(Protocol):
+    """What every module under `probes/` provides (checked by `tests/contract`)."""
+
+    CATEGORY: Category
+    Options: type[BaseModel]
+
+    def target(self, options: Any) -> str: ...
+
+    def probe(self, check: Check, ctx: ProbeContext) -> Observation: ...
+
+
+_modules: dict[str, ProbeModule] = {}
 
 
 def known_types() -> list[str]:
     return sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_"))
 
 
-def get(type_name: str) -> ModuleType:
+def get(type_name: str) -> ProbeModule:
     """The probe module for `type_name`; KeyError with the known types when there is none."""
     module = _modules.get(type_name)
     if module is None:
         if not type_name.isidentifier() or type_name not in known_types():
             raise KeyError(f"unknown check type {type_name!r} (known: {', '.join(known_types())})")
-        module = importlib.import_module(f"{__name__}.{type_name}")
+        module = cast(ProbeModule, importlib.import_module(f"{__name__}.{type_name}"))
         _modules[type_name] = module
     return module
 
 
 def category_of(type_name: str) -> Category:
-    return Category(get(type_name).CATEGORY)
+    return get(type_name).CATEGORY
+
+
+class _Registry:
+    """The probe types as the config sees them (`config.ProbeRegistry`)."""
+
+    def names(self) -> list[str]:
+        return known_types()
+
+    def options(self, name: str) -> type[BaseModel]:
+        return get(name).Options
+
+    def target(self, name: str, options: Any) -> str:
+        return str(get(name).target(options))
+
+
+REGISTRY = _Registry()

@@ -5,10 +5,23 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from healthwatch.config import Config, load_config, parse_config
+from healthwatch import config, probes
+from healthwatch.config import Config, Plugins
 from healthwatch.errors import ConfigError
+from healthwatch.notify import chat
 from healthwatch.runtime.clients import client
 from healthwatch.runtime.settings import AwsSettings, settings
+
+PLUGINS = Plugins(probes=probes.REGISTRY, chat=chat.REGISTRY)
+
+
+def load_config(path: str | Path) -> Config:
+    """The config in a file, validated against every probe type and chat provider."""
+    return config.load_config(path, PLUGINS)
+
+
+def parse_config(text: str, source: str = "<config>") -> Config:
+    return config.parse_config(text, PLUGINS, source)
 
 
 def load_config_from_env(env: AwsSettings | None = None) -> Config:

@@ -1,4 +1,4 @@
-"""Gatus-compatible health conditions: parsed once at config load, evaluated on every probe."""
+"""The condition language itself: the parser and the evaluator of one condition."""
 
 from __future__ import annotations
 
@@ -11,15 +11,6 @@ from functools import lru_cache
 from typing import Any, Final
 
 from healthwatch.errors import ConditionError
-
-__all__ = [
-    "Condition",
-    "ConditionError",
-    "ConditionResult",
-    "EvalContext",
-    "evaluate_all",
-    "parse_condition",
-]
 
 # Checked in this order, as Gatus does: the first operator present decides the split.
 _OPERATORS: Final = ("==", "!=", "<=", ">=", ">", "<")

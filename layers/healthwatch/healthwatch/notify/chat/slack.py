@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from healthwatch.models import AlertEvent, parse_iso
-from healthwatch.notify import email
+from healthwatch.notify import wording
+from healthwatch.notify.chat.options import WebhookOptions
 from healthwatch.notify.webhook import WebhookProvider
 
 # Block Kit limits (https://api.slack.com/reference/block-kit/blocks).
@@ -21,6 +22,13 @@ STYLE: dict[str, tuple[str, str]] = {  # event -> (emoji, attachment colour)
     "reminder": ("🟠", "#f79009"),
     "slo_burn": ("🟣", "#7a5af8"),
 }
+
+
+class Options(WebhookOptions):
+    """`notifications.slack`: an incoming webhook; `channel` and `username` for legacy ones."""
+
+    channel: str | None = None
+    username: str | None = None
 
 
 class SlackProvider(WebhookProvider):
@@ -39,13 +47,17 @@ class SlackProvider(WebhookProvider):
         self.channel = channel
         self.username = username
 
+    @classmethod
+    def from_options(cls, options: Options, webhook_url: str) -> SlackProvider:
+        return cls(webhook_url, channel=options.channel, username=options.username)
+
     def __repr__(self) -> str:  # never show the URL: it is the credential
         return f"SlackProvider(channel={self.channel!r}, username={self.username!r})"
 
     def payload(self, event: AlertEvent) -> dict[str, Any]:
         """`text` (the push notification), a header and summary, details beside a colour bar."""
         emoji, colour = STYLE.get(event.event, ("🔔", "#667085"))
-        title = f"{emoji} {email.tag(event)}: {event.check_name or event.check_id} ({event.tier})"
+        title = f"{emoji} {wording.tag(event)}: {event.check_name or event.check_id} ({event.tier})"
         summary = _summary(event)
         top: list[dict[str, Any]] = [
             {
@@ -55,7 +67,7 @@ class SlackProvider(WebhookProvider):
             {"type": "section", "text": {"type": "mrkdwn", "text": _cut(summary, SECTION_LIMIT)}},
         ]
         message: dict[str, Any] = {
-            "text": _cut(f"{emoji} {email.headline(event)} ({event.tier})", FALLBACK_LIMIT),
+            "text": _cut(f"{emoji} {wording.headline(event)} ({event.tier})", FALLBACK_LIMIT),
             "blocks": top,
             "attachments": [{"color": colour, "blocks": _detail_blocks(event)}],
         }
@@ -67,14 +79,14 @@ class SlackProvider(WebhookProvider):
 
 
 def _summary(event: AlertEvent) -> str:
-    lines = [f"*{escape(email.headline(event))}*"]
+    lines = [f"*{escape(wording.headline(event))}*"]
     error = event.error or event.result.get("error")
     if event.event != "resolved" and error:
-        lines.append(f"```{_code(email.one_line(str(error), 1500))}```")
-    failed = email.failed_conditions(event)
+        lines.append(f"```{_code(wording.one_line(str(error), 1500))}```")
+    failed = wording.failed_conditions(event)
     if event.event != "resolved" and failed:
         lines.append("Failed: " + ", ".join(f"`{_code(c)}`" for c in failed[:5]))
-    extra = email.detail_lines(event.details)
+    extra = wording.detail_lines(event.details)
     if extra:
         lines.append(escape("\n".join(extra)))
     return "\n".join(lines)
@@ -87,7 +99,7 @@ def _detail_blocks(event: AlertEvent) -> list[dict[str, Any]]:
             name,
             f"`{_code(value)}`" if name == "Check" else value if value is since else escape(value),
         )
-        for name, value in email.facts(event, since)
+        for name, value in wording.facts(event, since)
     ]
     blocks: list[dict[str, Any]] = [
         {
@@ -108,7 +120,7 @@ def _detail_blocks(event: AlertEvent) -> list[dict[str, Any]]:
                 },
             }
         )
-    recent = email.recent_results(event)
+    recent = wording.recent_results(event)
     if recent:
         text = "*Last results*\n```" + _code("\n".join(recent)) + "```"
         blocks.append(
@@ -145,7 +157,7 @@ def _since(event: AlertEvent) -> str:
         ts = int(parse_iso(event.started_at).timestamp())
     except (ValueError, TypeError):
         return escape(event.started_at or "unknown")
-    return f"<!date^{ts}^{{date_short_pretty}} {{time}}|{email.when(event.started_at)}>"
+    return f"<!date^{ts}^{{date_short_pretty}} {{time}}|{wording.when(event.started_at)}>"
 
 
 def _cut(text: str, limit: int) -> str:
@@ -155,3 +167,6 @@ def _cut(text: str, limit: int) -> str:
     if cut.count("```") % 2:  # keep a code block closed
         cut = text[: limit - 4] + "…```"
     return cut
+
+
+Provider = SlackProvider

@@ -7,7 +7,8 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from healthwatch.models import AlertEvent, parse_iso
-from healthwatch.notify import email
+from healthwatch.notify import wording
+from healthwatch.notify.chat.options import WebhookOptions
 from healthwatch.notify.webhook import WebhookProvider
 
 # https://discord.com/developers/docs/resources/message#embed-object-embed-limits
@@ -29,6 +30,12 @@ STYLE: dict[str, tuple[str, int]] = {  # event -> (emoji, embed colour)
 }
 
 
+class Options(WebhookOptions):
+    """`notifications.discord`: a channel webhook, and the name its posts show."""
+
+    username: str | None = None
+
+
 class DiscordProvider(WebhookProvider):
     """Posts to one Discord webhook with `?wait=true`: Discord confirms the message it created."""
 
@@ -38,6 +45,10 @@ class DiscordProvider(WebhookProvider):
         self._url = with_wait(webhook_url)
         self.username = username
 
+    @classmethod
+    def from_options(cls, options: Options, webhook_url: str) -> DiscordProvider:
+        return cls(webhook_url, username=options.username)
+
     def __repr__(self) -> str:  # never show the URL: it is the credential
         return f"DiscordProvider(username={self.username!r})"
 
@@ -45,7 +56,7 @@ class DiscordProvider(WebhookProvider):
         emoji, colour = STYLE.get(event.event, ("🔔", 0x667085))
         name = event.check_name or event.check_id
         embed: dict[str, Any] = {
-            "title": f"{emoji} {email.tag(event)}: {name} ({event.tier})",
+            "title": f"{emoji} {wording.tag(event)}: {name} ({event.tier})",
             "description": _description(event),
             "color": colour,
             "fields": _fields(event),
@@ -129,26 +140,26 @@ def embed_length(embed: dict[str, Any]) -> int:
 
 
 def _description(event: AlertEvent) -> str:
-    lines = [f"**{email.headline(event)}**"]
+    lines = [f"**{wording.headline(event)}**"]
     error = event.error or event.result.get("error")
     if event.event != "resolved" and error:
         # 3500 leaves room for the headline and conditions within the 4096 limit.
-        lines.append(f"```\n{_code(email.one_line(str(error), 3500))}\n```")
-    failed = email.failed_conditions(event)
+        lines.append(f"```\n{_code(wording.one_line(str(error), 3500))}\n```")
+    failed = wording.failed_conditions(event)
     if event.event != "resolved" and failed:
         lines.append("Failed: " + ", ".join(f"`{_code(c)}`" for c in failed[:5]))
-    lines += email.detail_lines(event.details)
+    lines += wording.detail_lines(event.details)
     return "\n".join(lines)
 
 
 def _fields(event: AlertEvent) -> list[dict[str, Any]]:
     fields = [
         (name, f"`{_code(value)}`" if name == "Check" else value, True)
-        for name, value in email.facts(event, _since(event))
+        for name, value in wording.facts(event, _since(event))
     ]
     if event.target:
         fields.append(("Target", event.target, False))
-    recent = email.recent_results(event)
+    recent = wording.recent_results(event)
     if recent:
         fields.append(("Last results", "```\n" + _code("\n".join(recent)) + "\n```", False))
     return [{"name": n, "value": v or "\u200b", "inline": i} for n, v, i in fields]
@@ -183,3 +194,6 @@ def _cut(text: str, limit: int) -> str:
     if cut.count("```") % 2 and limit > 8:  # keep a code block closed
         cut = text[: limit - 5] + "…\n```"
     return cut
+
+
+Provider = DiscordProvider

@@ -1,14 +1,17 @@
-"""Load and validate `checks.yaml`; every error names the field, the check and the line."""
+"""The config schema: every key of `checks.yaml`, validated, with its defaults filled in.
+
+Probe types and chat providers add keys of their own: the schema validates them through the
+`Plugins` it is given (see `config.loader`), so it never names a type or a provider.
+"""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -16,19 +19,54 @@ from pydantic import (
     Field,
     PrivateAttr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 
-from healthwatch import probes
 from healthwatch.conditions import Condition, parsed
 from healthwatch.durations import parse_duration
-from healthwatch.errors import ConditionError, ConfigError
+from healthwatch.errors import ConditionError
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 ID_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
 _RATE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
 _WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class Registry(Protocol):
+    """Plugins found by name (probe types, chat providers), each with its own `Options`."""
+
+    def names(self) -> list[str]: ...
+
+    def options(self, name: str) -> type[BaseModel]:
+        """The plugin's pydantic `Options`; KeyError naming the known plugins if unknown."""
+        ...
+
+
+class ProbeRegistry(Registry, Protocol):
+    def target(self, name: str, options: Any) -> str:
+        """What a result's `target` shows for a check of this type (never a secret)."""
+        ...
+
+
+@dataclass(frozen=True)
+class Plugins:
+    """What a config is validated against: the probe types and the chat providers."""
+
+    probes: ProbeRegistry
+    chat: Registry
+
+    def option_keys(self) -> set[str]:
+        """Every key some probe type accepts on a check (for "did you mean" hints)."""
+        return {k for n in self.probes.names() for k in self.probes.options(n).model_fields}
+
+
+def plugins_of(info: ValidationInfo) -> Plugins:
+    plugins = (info.context or {}).get("plugins")
+    if not isinstance(plugins, Plugins):
+        raise TypeError("a config is validated with context={'plugins': Plugins(...)}")
+    return plugins
 
 
 class Strict(BaseModel):
@@ -103,19 +141,26 @@ class Check(Strict):
     reminder_interval: Duration | None = None
 
     _options: Any = PrivateAttr(default=None)
+    _target: str = PrivateAttr(default="")
     _conditions: list[Condition] = PrivateAttr(default_factory=list)
     _warnings: list[Condition] = PrivateAttr(default_factory=list)
 
     @model_validator(mode="after")
-    def _type_options(self) -> Check:
+    def _type_options(self, info: ValidationInfo) -> Check:
+        plugins = plugins_of(info)
         try:
-            module = probes.get(self.type)
+            options = plugins.probes.options(self.type)
         except KeyError as exc:
             raise ValueError(str(exc.args[0])) from None
         try:
-            self._options = module.Options.model_validate(self.model_extra or {})
+            self._options = options.model_validate(self.model_extra or {})
         except ValidationError as exc:
-            raise ValueError("; ".join(_option_error(e, self.type) for e in exc.errors())) from None
+            hints = plugins.option_keys() | set(Check.model_fields)
+            problems = (
+                option_error(e, f"a check of type {self.type}", hints) for e in exc.errors()
+            )
+            raise ValueError("; ".join(problems)) from None
+        self._target = plugins.probes.target(self.type, self._options)
         if not self.name:
             self.name = self.id
         self._conditions = [parsed(c) for c in self.conditions]
@@ -146,7 +191,7 @@ class Check(Strict):
 
     @property
     def target(self) -> str:
-        return str(probes.get(self.type).target(self._options))
+        return self._target
 
     def setting(self, name: str) -> float:
         """Effective value of a `defaults` key (filled in by `Config` on load)."""
@@ -155,20 +200,30 @@ class Check(Strict):
         return float(value)
 
 
-class SlackConfig(Strict):
-    webhook_url: str
-    channel: str | None = None
-    username: str | None = None
+# Provider name -> that provider's validated `Options` (`notifications.slack`, ...).
+Notifications = dict[str, BaseModel]
 
 
-class DiscordConfig(Strict):
-    webhook_url: str
-    username: str | None = None
-
-
-class Notifications(Strict):
-    slack: SlackConfig | None = None
-    discord: DiscordConfig | None = None
+def validate_notifications(raw: Any, chat: Registry) -> Notifications:
+    """Each entry of `notifications` through its provider's `Options`."""
+    if not isinstance(raw, dict):
+        raise ValueError("expected a mapping of provider name to its settings")
+    out: Notifications = {}
+    problems = []
+    for name, settings in raw.items():
+        try:
+            options = chat.options(str(name))
+        except KeyError as exc:
+            problems.append(f"{name}: {exc.args[0]}")
+            continue
+        try:
+            out[str(name)] = options.model_validate(settings or {})
+        except ValidationError as exc:
+            keys = set(options.model_fields)
+            problems += [f"{name}.{option_error(e, f'{name}', keys)}" for e in exc.errors()]
+    if problems:
+        raise ValueError("; ".join(problems))
+    return out
 
 
 class MaintenanceWindow(Strict):
@@ -232,8 +287,13 @@ class Config(Strict):
     slo: Slo | None = None
     tiers: dict[str, TierConfig]
     checks: list[Check]
-    notifications: Notifications = Field(default_factory=lambda: Notifications())
+    notifications: Notifications = Field(default_factory=dict)
     maintenance: list[MaintenanceWindow] = Field(default_factory=list)
+
+    @field_validator("notifications", mode="plain")
+    @classmethod
+    def _notifications(cls, value: Any, info: ValidationInfo) -> Notifications:
+        return validate_notifications(value, plugins_of(info).chat)
 
     @field_validator("tiers")
     @classmethod
@@ -284,80 +344,18 @@ class Config(Strict):
         raise KeyError(f"unknown check {check_id!r}")
 
 
-def load_config(path: str | Path) -> Config:
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(str(path), [f"cannot read the file: {exc.strerror}"]) from None
-    return parse_config(text, str(path))
-
-
-def parse_config(text: str, source: str = "<config>") -> Config:
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}: " if mark is not None else ""
-        raise ConfigError(
-            source, [f"{where}not valid YAML ({getattr(exc, 'problem', exc)})"]
-        ) from None
-    if not isinstance(data, dict):
-        raise ConfigError(source, ["the file must be a mapping with `tiers` and `checks`"])
-    try:
-        return Config.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(source, _describe(exc, data, text)) from None
-
-
-def _describe(exc: ValidationError, data: dict[str, Any], text: str) -> list[str]:
-    lines = _line_index(text)
-    out = []
-    for err in exc.errors():
-        loc = list(err["loc"])
-        # Errors in a check's type options come back under the model-validator; pydantic
-        # nests them in the message, so keep the location we have.
-        field = _format_loc(loc)
-        who = ""
-        if len(loc) >= 2 and loc[0] == "checks" and isinstance(loc[1], int):
-            checks = data.get("checks") or []
-            if loc[1] < len(checks) and isinstance(checks[loc[1]], dict):
-                cid = checks[loc[1]].get("id")
-                if cid:
-                    who = f" (check {cid!r})"
-        line = lines.get(tuple(loc))
-        inner = re.match(r"^Value error, ([A-Za-z_]\w*)[:\[.]", str(err["msg"]))
-        if inner and (*loc, inner.group(1)) in lines:  # a probe option: point at its own line
-            line = lines[(*loc, inner.group(1))]
-        if line is None:
-            for n in range(len(loc) - 1, 0, -1):
-                line = lines.get(tuple(loc[:n]))
-                if line is not None:
-                    break
-        where = f"line {line}: " if line else ""
-        msg = err["msg"]
-        if err["type"] == "extra_forbidden":
-            msg = f"unknown key {loc[-1]!r}"
-            suggestion = _suggest(str(loc[-1]))
-            if suggestion:
-                msg += f" (did you mean {suggestion!r}?)"
-        elif msg.startswith("Value error, "):
-            msg = msg[len("Value error, ") :]
-        out.append(f"{where}{field}{who}: {msg}")
-    return out
-
-
-def _option_error(err: Any, type_name: str) -> str:
-    field = _format_loc(list(err["loc"]))
+def option_error(err: Any, owner: str, hints: set[str]) -> str:
+    """One line for a plugin option's error: `field: message`, with a hint for a typo."""
+    field = format_loc(list(err["loc"]))
     if err["type"] == "extra_forbidden":
-        hint = _suggest(str(err["loc"][-1]))
+        hint = suggest(str(err["loc"][-1]), hints)
         extra = f" (did you mean {hint!r}?)" if hint else ""
-        return f"{field}: unknown key for a check of type {type_name}{extra}"
+        return f"{field}: unknown key for {owner}{extra}"
     msg = str(err["msg"]).removeprefix("Value error, ")
     return f"{field}: {msg}"
 
 
-def _format_loc(loc: list[Any]) -> str:
+def format_loc(loc: list[Any]) -> str:
     text = ""
     for part in loc:
         if isinstance(part, int):
@@ -367,37 +365,8 @@ def _format_loc(loc: list[Any]) -> str:
     return text or "(top level)"
 
 
-_KNOWN_KEYS = (
-    set(Defaults.model_fields) | set(Check.model_fields) | {"url", "method", "headers", "body"}
-)
-
-
-def _suggest(key: str) -> str | None:
+def suggest(key: str, known: set[str]) -> str | None:
     import difflib
 
-    match = difflib.get_close_matches(key, sorted(_KNOWN_KEYS), n=1, cutoff=0.8)
+    match = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.8)
     return match[0] if match else None
-
-
-def _line_index(text: str) -> dict[tuple[Any, ...], int]:
-    """Map every key path in the YAML document to its 1-based line."""
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError:
-        return {}
-    index: dict[tuple[Any, ...], int] = {}
-
-    def walk(node: yaml.Node, path: tuple[Any, ...]) -> None:
-        if isinstance(node, yaml.MappingNode):
-            for key_node, value_node in node.value:
-                key = key_node.value
-                index[(*path, key)] = key_node.start_mark.line + 1
-                walk(value_node, (*path, key))
-        elif isinstance(node, yaml.SequenceNode):
-            for i, item in enumerate(node.value):
-                index[(*path, i)] = item.start_mark.line + 1
-                walk(item, (*path, i))
-
-    if root is not None:
-        walk(root, ())
-    return index

@@ -1,21 +1,29 @@
-"""Chat delivery: the providers under `notifications`, and a Notifier that posts to all of them."""
+"""Chat providers: one module per provider, found by name, like `probes/`.
+
+A provider module (``notify/chat/slack.py``) is a `ChatModule`: it exports ``Options`` (the
+pydantic model of its keys under ``notifications.<name>``, a `WebhookOptions`) and
+``Provider`` (a `ChatProvider` class with ``from_options(options, webhook_url)``). The
+config validates ``notifications`` through `REGISTRY`, so adding a provider is adding its
+module (and its test); nothing else names it.
+"""
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Protocol
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import requests
+from pydantic import BaseModel
 
 from healthwatch.errors import DeliveryError, SecretError
-from healthwatch.notify.discord import DiscordProvider
-from healthwatch.notify.slack import SlackProvider
+from healthwatch.notify.chat.options import WebhookOptions
 from healthwatch.secrets import REFERENCE, Secrets
 
 if TYPE_CHECKING:
-    from healthwatch.config import Notifications
     from healthwatch.models import AlertEvent
 
 _DELIVERED_MEMORY = 1000
@@ -36,6 +44,50 @@ class ChatProvider(Protocol):
     ) -> None: ...
 
 
+class ChatModule(Protocol):
+    """What every provider module under `notify/chat/` provides (checked by `tests/contract`)."""
+
+    Options: type[WebhookOptions]
+    Provider: Any  # a ChatProvider class with from_options(options, webhook_url)
+
+
+_HELPERS = {"options"}  # modules of this package that are not providers
+_modules: dict[str, ChatModule] = {}
+
+
+def known_providers() -> list[str]:
+    return sorted(
+        m.name
+        for m in pkgutil.iter_modules(__path__)
+        if not m.name.startswith("_") and m.name not in _HELPERS
+    )
+
+
+def get(name: str) -> ChatModule:
+    """The provider module for `name`; KeyError naming the known providers if there is none."""
+    module = _modules.get(name)
+    if module is None:
+        if not name.isidentifier() or name not in known_providers():
+            known = ", ".join(known_providers())
+            raise KeyError(f"unknown notification provider {name!r} (known: {known})")
+        module = cast(ChatModule, importlib.import_module(f"{__name__}.{name}"))
+        _modules[name] = module
+    return module
+
+
+class _Registry:
+    """The chat providers as the config sees them (`config.Registry`)."""
+
+    def names(self) -> list[str]:
+        return known_providers()
+
+    def options(self, name: str) -> type[BaseModel]:
+        return get(name).Options
+
+
+REGISTRY = _Registry()
+
+
 class ChatDeliveryError(DeliveryError):
     """Some providers failed. `failed` names them; `errors` holds each one's DeliveryError."""
 
@@ -46,7 +98,9 @@ class ChatDeliveryError(DeliveryError):
         super().__init__(f"chat delivery failed for {', '.join(self.failed)}: {detail}")
 
 
-def providers_from_config(notifications: Notifications, secrets: Secrets) -> list[ChatProvider]:
+def providers_from_config(
+    notifications: Mapping[str, BaseModel], secrets: Secrets
+) -> list[ChatProvider]:
     """The configured providers, their webhook URLs resolved now.
 
     An unresolvable reference raises `DeliveryError` naming the provider and the reference
@@ -55,16 +109,12 @@ def providers_from_config(notifications: Notifications, secrets: Secrets) -> lis
     """
     providers: list[ChatProvider] = []
     problems: list[str] = []
-    if notifications.slack is not None:
-        cfg = notifications.slack
-        url = _resolve("slack", cfg.webhook_url, secrets, problems)
+    for name, options in notifications.items():
+        if not isinstance(options, WebhookOptions):
+            continue  # not a chat provider's settings
+        url = _resolve(name, options.webhook_url, secrets, problems)
         if url is not None:
-            providers.append(SlackProvider(url, channel=cfg.channel, username=cfg.username))
-    if notifications.discord is not None:
-        dcfg = notifications.discord
-        url = _resolve("discord", dcfg.webhook_url, secrets, problems)
-        if url is not None:
-            providers.append(DiscordProvider(url, username=dcfg.username))
+            providers.append(get(name).Provider.from_options(options, url))
     if problems:
         raise DeliveryError("; ".join(problems))
     return providers

@@ -1,0 +1,30 @@
+"""`checks.yaml`: the schema (`schema`) and the loader that reads and explains it (`loader`).
+
+The loader is handed the `Plugins` (probe types, chat providers) to validate their own keys
+with; `runtime.config_source` is where the real ones are passed in.
+"""
+
+from healthwatch.config.loader import load_config, parse_config
+from healthwatch.config.schema import (
+    Check,
+    Config,
+    Defaults,
+    MaintenanceWindow,
+    Notifications,
+    Plugins,
+    Slo,
+    TierConfig,
+)
+
+__all__ = [
+    "Check",
+    "Config",
+    "Defaults",
+    "MaintenanceWindow",
+    "Notifications",
+    "Plugins",
+    "Slo",
+    "TierConfig",
+    "load_config",
+    "parse_config",
+]
