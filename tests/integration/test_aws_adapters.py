@@ -73,7 +73,7 @@ def test_results_are_written_25_per_batch_and_read_back_exactly(aws_env, moto_se
     assert calls["BatchWriteItem"] == 3  # 60 results + the run summary = 25 + 25 + 11
     records = list(store.query_all(T0 - timedelta(minutes=1), T0 + timedelta(minutes=1)))
     assert len(records) == 60
-    assert records[0] == run.results[0].to_dict()  # floats, ints, nested details intact
+    assert records[0] == run.results[0]  # floats, ints, nested details intact
     (summary,) = store.runs("quick", T0 - timedelta(minutes=1))
     assert summary["checks"] == 60 and summary["down"] == 20 and summary["duration_ms"] == 12.5
 
@@ -162,7 +162,7 @@ def test_history_queries_follow_every_page(aws_env, moto_server, stack):
         store.put_results(run)
     calls = counted(client)
     got = store.query("c000", T0, T0 + timedelta(hours=2))
-    assert [r["started_at"] for r in got] == [
+    assert [r.started_at for r in got] == [
         (T0 + timedelta(minutes=15 * i)).strftime("%Y-%m-%dT%H:%M:%S.000Z") for i in range(5)
     ]
     assert calls["Query"] == 3

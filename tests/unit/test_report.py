@@ -56,7 +56,7 @@ API = [
 
 def record(
     check: str, i: int, status: str, latency: float | None, attempts: int = 1, **details: object
-) -> dict:
+) -> Result:
     return Result(
         run_id=f"quick-{i}",
         tier="quick",
@@ -70,14 +70,14 @@ def record(
         attempts=attempts,
         error="timeout" if status == "down" else None,
         details=dict(details),
-    ).to_dict()
+    )
 
 
-def history() -> list[dict]:
+def history() -> list[Result]:
     api = [record("api", i, *row) for i, row in enumerate(API)]
     web = [record("web", i, "up", 10.0 * (i + 1)) for i in range(20)]  # 10, 20, ... 200 ms
     web.append(record("web", 20, "down", 5000.0, 3, maintenance="deploy"))  # not counted
-    return sorted(api + web, key=lambda r: r["started_at"])
+    return sorted(api + web, key=lambda r: r.started_at)
 
 
 @pytest.fixture
@@ -162,15 +162,9 @@ def test_report_command_reads_the_local_history(tmp_path, capsys):
     shift = datetime.now(UTC).replace(microsecond=0) - UNTIL
     store = LocalStore(tmp_path / "data")
     for rec in history():
-        rec["started_at"] = iso(datetime.fromisoformat(rec["started_at"][:-1] + "+00:00") + shift)
+        rec.started_at = iso(datetime.fromisoformat(rec.started_at[:-1] + "+00:00") + shift)
         store.write_run(
-            TierRun(
-                f"quick-{rec['started_at']}-{rec['check_id']}",
-                "quick",
-                rec["started_at"],
-                1.0,
-                [Result.from_dict(rec)],
-            )
+            TierRun(f"quick-{rec.started_at}-{rec.check_id}", "quick", rec.started_at, 1.0, [rec])
         )
     cfg = tmp_path / "checks.yaml"
     cfg.write_text(CONFIG)

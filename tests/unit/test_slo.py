@@ -91,10 +91,12 @@ def world(tmp_path):
 
 
 def test_burn_rate_is_error_ratio_over_budget():
-    records = [{"status": "down"}] + [{"status": "up"}] * 3 + [{"status": "degraded"}]
+    records = [result(T0, "down")] + [result(T0)] * 3 + [result(T0, "degraded")]
     assert burn_rate(records, 99.9) == pytest.approx(200.0)  # (1/5) / 0.001
     assert burn_rate(records, 80) == pytest.approx(1.0)
-    assert burn_rate([{"status": "down", "details": {"maintenance": "x"}}], 99.9) is None
+    maintained = result(T0, "down")
+    maintained.details["maintenance"] = "x"
+    assert burn_rate([maintained], 99.9) is None
     assert burn_rate([], 99.9) is None
 
 

@@ -46,7 +46,7 @@ def rec(
     latency: float | None = 100.0,
     tier: str = "quick",
     **details: object,
-) -> dict:
+) -> Result:
     return Result(
         f"{tier}-{iso(at)}",
         tier,
@@ -59,7 +59,7 @@ def rec(
         latency,
         error="timeout" if status == "down" else None,  # type: ignore[arg-type]
         details=dict(details),
-    ).to_dict()
+    )
 
 
 def test_merge_counts_days_and_tracks_incidents():
@@ -169,11 +169,11 @@ def test_hook_keeps_the_rollup_and_writes_the_page(tmp_path):
     for i in range(4):
         at = clock["now"]
         results = [
-            Result.from_dict(rec("api", at, "down" if i == 2 else "up")),
-            Result.from_dict(rec("web", at, latency=200.0 + i)),
-            Result.from_dict(rec("gone", at)),
+            rec("api", at, "down" if i == 2 else "up"),
+            rec("web", at, latency=200.0 + i),
+            rec("gone", at),
         ]  # no longer in the config
-        history += [r.to_dict() for r in results if r.check_id != "gone"]
+        history += [r for r in results if r.check_id != "gone"]
         run = TierRun(f"quick-{i}", "quick", iso(at), 1.0, results)
         writer(run)
         writer(run)  # a retried hook must not count the run twice
@@ -184,7 +184,7 @@ def test_hook_keeps_the_rollup_and_writes_the_page(tmp_path):
             "hourly",
             iso(clock["now"]),
             1.0,
-            [Result.from_dict(rec("shop", clock["now"], "degraded", tier="hourly"))],
+            [rec("shop", clock["now"], "degraded", tier="hourly")],
         )
     )
     history.append(rec("shop", clock["now"], "degraded", tier="hourly"))
@@ -206,7 +206,7 @@ def test_status_page_command_builds_the_page_from_history(tmp_path, capsys):
     config_path.write_text(CONFIG)
     store = LocalStore(tmp_path / "data")
     now = datetime.now(UTC)
-    results = [Result.from_dict(rec("api", now - timedelta(days=d))) for d in range(0, 30)]
+    results = [rec("api", now - timedelta(days=d)) for d in range(0, 30)]
     store.write_run(TierRun("quick-x", "quick", iso(now), 1.0, results))
     out = tmp_path / "site" / "index.html"
     assert (

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, Self
@@ -27,10 +26,9 @@ def parse_iso(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-def in_maintenance(record: Mapping[str, Any]) -> bool:
-    """A stored result record taken in a maintenance window or a silence (not counted)."""
-    details = record.get("details")
-    return isinstance(details, dict) and bool(details.get("maintenance"))
+def in_maintenance(result: Result) -> bool:
+    """A result taken in a maintenance window (not counted against uptime or the SLO)."""
+    return bool(result.details.get("maintenance"))
 
 
 def worst(*statuses: Status) -> Status:

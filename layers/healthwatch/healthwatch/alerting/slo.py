@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -40,7 +40,7 @@ def state_id(check_id: str) -> str:
     return f"{STATE_PREFIX}{check_id}"
 
 
-def burn_rate(records: Iterable[Mapping[str, Any]], availability: float) -> float | None:
+def burn_rate(records: Iterable[Result], availability: float) -> float | None:
     """Error ratio over the budget ratio: 1 spends the budget exactly over its period.
 
     Errors are `down` runs (as in uptime); maintenance results do not count. None: no data.
@@ -48,7 +48,7 @@ def burn_rate(records: Iterable[Mapping[str, Any]], availability: float) -> floa
     counted = [r for r in records if not in_maintenance(r)]
     if not counted:
         return None
-    bad = sum(1 for r in counted if r["status"] == "down")
+    bad = sum(1 for r in counted if r.status == "down")
     budget = 1 - availability / 100
     if budget <= 0:
         return float("inf") if bad else 0.0
@@ -247,15 +247,13 @@ class SloBurnAlerts:
         short_s, long_s = float(slo.burn_short_window), float(slo.burn_long_window)
         since = at - timedelta(seconds=max(short_s, long_s))
         records = list(self.history.query(check_id, since, at + timedelta(seconds=1)))
-        seen = {r["started_at"] for r in records}
+        seen = {r.started_at for r in records}
         # This run's result, should the history not show it yet (or not have stored it).
         records += [
-            r.to_dict()
-            for r in extra
-            if r.started_at not in seen and since <= parse_iso(r.started_at) <= at
+            r for r in extra if r.started_at not in seen and since <= parse_iso(r.started_at) <= at
         ]
         short_since = at - timedelta(seconds=short_s)
-        short = [r for r in records if parse_iso(r["started_at"]) >= short_since]
+        short = [r for r in records if parse_iso(r.started_at) >= short_since]
         return Burn(
             burn_rate(short, slo.availability),
             burn_rate(records, slo.availability),

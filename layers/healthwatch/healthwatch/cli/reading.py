@@ -52,18 +52,16 @@ def cmd_history(args: argparse.Namespace, term: Terminal) -> int:
     start, end = window(args.since)
     records = history_store(args).query(args.check, start, end)
     if args.json:
-        json.dump(records, term.stdout, indent=2)
+        json.dump([r.to_dict() for r in records], term.stdout, indent=2)
         term.stdout.write("\n")
         return 0
     term.out(f"{args.check}: {len(records)} results since {start:%Y-%m-%d %H:%M} UTC")
     term.out(f"  {'TIME (UTC)':<20} {'STATUS':<9} {'LATENCY':>9}  {'TRIES':>5}  ERROR")
     for r in records:
-        latency = "-" if r.get("latency_ms") is None else f"{r['latency_ms']:.0f} ms"
-        label = term.paint(f"{r['status'].upper():<9}", r["status"])
-        at = r["started_at"][:19].replace("T", " ")
-        term.out(
-            f"  {at:<20} {label} {latency:>9}  {r.get('attempts', 1):>5}  {r.get('error') or ''}"
-        )
+        latency = "-" if r.latency_ms is None else f"{r.latency_ms:.0f} ms"
+        label = term.paint(f"{r.status.upper():<9}", r.status)
+        at = r.started_at[:19].replace("T", " ")
+        term.out(f"  {at:<20} {label} {latency:>9}  {r.attempts:>5}  {r.error or ''}")
     return 0
 
 

@@ -7,6 +7,7 @@ import logging
 import os
 from pathlib import Path
 
+from healthwatch.errors import DeliveryError
 from healthwatch.models import AlertEvent
 from healthwatch.notify import Notifier
 
@@ -17,7 +18,8 @@ class LocalNotifier:
     """Appends every event to `path` (one JSON object a line), then posts it to `chat` if given.
 
     The line is written before chat is tried, so an event whose delivery fails is still on
-    disk; the `DeliveryError` then propagates for the engine to report.
+    disk. A file that cannot be written does not stop chat; either failure is raised as one
+    `DeliveryError` for the engine to report and queue.
     """
 
     def __init__(self, path: Path, chat: Notifier | None = None) -> None:
@@ -25,9 +27,20 @@ class LocalNotifier:
         self.chat = chat
 
     def send(self, event: AlertEvent) -> None:
-        append_alert(self.path, event)
+        written: str | None = None
+        try:
+            append_alert(self.path, event)
+        except OSError as exc:
+            written = f"{self.path.name}: cannot write {self.path} ({exc.strerror or exc})"
         if self.chat is not None:
-            self.chat.send(event)
+            try:
+                self.chat.send(event)
+            except DeliveryError as exc:
+                if written is None:
+                    raise
+                raise DeliveryError(f"{written}; {exc}") from None
+        if written is not None:
+            raise DeliveryError(written)
 
 
 def append_alert(path: Path, event: AlertEvent) -> None:

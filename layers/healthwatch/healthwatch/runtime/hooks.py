@@ -47,7 +47,7 @@ class StatusPageWriter:
         now = self.now()
         key = statuspage.rollup_key(run.tier)
         doc = statuspage.load_rollup(store.get_document(key), run.tier)
-        statuspage.merge(doc, [r.to_dict() for r in run.results], now, run_id=run.run_id)
+        statuspage.merge(doc, run.results, now, run_id=run.run_id)
         configured = (
             {c.id for c in self.config.checks_for(run.tier)}
             if run.tier in self.config.tiers
@@ -99,9 +99,9 @@ class ReliabilityLog:
         records = []
         if self.history is not None:
             records = list(self.history.query_all(since, now + timedelta(seconds=1)))
-        seen = {(r["check_id"], r["started_at"]) for r in records}
-        records += [r.to_dict() for r in run.results if (r.check_id, r.started_at) not in seen]
-        records.sort(key=lambda r: r["started_at"])
+        seen = {(r.check_id, r.started_at) for r in records}
+        records += [r for r in run.results if (r.check_id, r.started_at) not in seen]
+        records.sort(key=lambda r: r.started_at)
         report = build_report(records, self.config, since, now)
         snap = reliability.snapshot(report, records, now)
         text = reliability.render_markdown(report, snap, previous, run).encode()

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 from healthwatch.errors import ConflictError
-from healthwatch.models import AlertState, TierRun
+from healthwatch.models import AlertState, Result, TierRun
 
 
 class ResultStore(Protocol):
@@ -29,14 +29,12 @@ class HistoryStore(Protocol):
 
     def put_results(self, run: TierRun) -> None: ...
 
-    def query(
-        self, check_id: str, since: datetime, until: datetime | None = None
-    ) -> list[dict[str, Any]]:
-        """Result records of one check with `started_at` in [since, until), oldest first."""
+    def query(self, check_id: str, since: datetime, until: datetime | None = None) -> list[Result]:
+        """Results of one check with `started_at` in [since, until), oldest first."""
         ...
 
-    def query_all(self, since: datetime, until: datetime | None = None) -> Iterator[dict[str, Any]]:
-        """Every check's result records in the window (reports, status page)."""
+    def query_all(self, since: datetime, until: datetime | None = None) -> Iterator[Result]:
+        """Every check's results in the window, oldest first (reports, status page)."""
         ...
 
 

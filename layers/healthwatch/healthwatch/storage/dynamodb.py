@@ -86,9 +86,7 @@ class DynamoStore:
             f"{left} history items still unprocessed after {self.max_attempts} attempts"
         )
 
-    def query(
-        self, check_id: str, since: datetime, until: datetime | None = None
-    ) -> list[dict[str, Any]]:
+    def query(self, check_id: str, since: datetime, until: datetime | None = None) -> list[Result]:
         until = until or self.now() + timedelta(seconds=1)
         params: dict[str, Any] = {
             "TableName": self.table,
@@ -99,9 +97,10 @@ class DynamoStore:
                 ":to": {"S": f"result#{iso(until)}"},
             },
         }
-        return [r for r in self._pages("query", params) if r["started_at"] < iso(until)]
+        end = iso(until)
+        return [Result.from_dict(r) for r in self._pages("query", params) if r["started_at"] < end]
 
-    def query_all(self, since: datetime, until: datetime | None = None) -> Iterator[dict[str, Any]]:
+    def query_all(self, since: datetime, until: datetime | None = None) -> Iterator[Result]:
         """A scan: the table holds `history_days` of results, small enough for a report."""
         until = until or self.now() + timedelta(seconds=1)
         params: dict[str, Any] = {
@@ -112,8 +111,11 @@ class DynamoStore:
                 ":to": {"S": f"result#{iso(until)}"},
             },
         }
-        records = [r for r in self._pages("scan", params) if r["started_at"] < iso(until)]
-        records.sort(key=lambda r: r["started_at"])
+        end = iso(until)
+        records = [
+            Result.from_dict(r) for r in self._pages("scan", params) if r["started_at"] < end
+        ]
+        records.sort(key=lambda r: r.started_at)
         return iter(records)
 
     def runs(self, tier: str, since: datetime) -> list[dict[str, Any]]:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from healthwatch.errors import ConflictError
-from healthwatch.models import AlertState, TierRun, parse_iso
+from healthwatch.models import AlertState, Result, TierRun, parse_iso
 from healthwatch.storage.keys import (
     RESULTS_PREFIX,
     jsonl,
@@ -75,12 +75,10 @@ class LocalStore:
     def put_results(self, run: TierRun) -> None:
         """Nothing extra: the local history is read from the result files themselves."""
 
-    def query(
-        self, check_id: str, since: datetime, until: datetime | None = None
-    ) -> list[dict[str, Any]]:
-        return [r for r in self.query_all(since, until) if r.get("check_id") == check_id]
+    def query(self, check_id: str, since: datetime, until: datetime | None = None) -> list[Result]:
+        return [r for r in self.query_all(since, until) if r.check_id == check_id]
 
-    def query_all(self, since: datetime, until: datetime | None = None) -> Iterator[dict[str, Any]]:
+    def query_all(self, since: datetime, until: datetime | None = None) -> Iterator[Result]:
         until = until or datetime.now(UTC) + timedelta(seconds=1)
         base = self.root / RESULTS_PREFIX
         if not base.exists():
@@ -102,8 +100,8 @@ class LocalStore:
                         record = json.loads(line)
                         at = parse_iso(record["started_at"])
                         if since <= at < until:
-                            records.append(record)
-        records.sort(key=lambda r: r["started_at"])
+                            records.append(Result.from_dict(record))
+        records.sort(key=lambda r: r.started_at)
         return iter(records)
 
     # StateStore

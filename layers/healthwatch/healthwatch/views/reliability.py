@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from healthwatch.durations import format_duration
-from healthwatch.models import TierRun, iso, parse_iso
+from healthwatch.models import Result, TierRun, iso, parse_iso
 from healthwatch.storage.keys import REPORTS_PREFIX
 from healthwatch.views.report import Report, Row
 
@@ -37,12 +37,12 @@ def report_key(at: datetime) -> str:
     return f"{REPORTS_PREFIX}reliability-{at:%Y-%m-%dT%H-%M-%SZ}.md"
 
 
-def snapshot(report: Report, records: list[Mapping[str, Any]], at: datetime) -> dict[str, Any]:
+def snapshot(report: Report, records: list[Result], at: datetime) -> dict[str, Any]:
     """Per check: the last status and the period's p95, for the next report's 'what changed'."""
-    last: dict[str, Mapping[str, Any]] = {}
+    last: dict[str, Result] = {}
     for r in records:
-        if r["check_id"] not in last or r["started_at"] >= last[r["check_id"]]["started_at"]:
-            last[r["check_id"]] = r
+        if r.check_id not in last or r.started_at >= last[r.check_id].started_at:
+            last[r.check_id] = r
     checks = {}
     for rows in report.tiers.values():
         for row in rows:
@@ -50,9 +50,9 @@ def snapshot(report: Report, records: list[Mapping[str, Any]], at: datetime) -> 
             checks[row.check_id] = {
                 "name": row.check_name,
                 "tier": row.tier,
-                "status": latest["status"] if latest else None,
-                "error": latest.get("error") if latest else None,
-                "latency_ms": latest.get("latency_ms") if latest else None,
+                "status": latest.status if latest else None,
+                "error": latest.error if latest else None,
+                "latency_ms": latest.latency_ms if latest else None,
                 "p95_ms": row.stats.p(95),
             }
     return {"at": iso(at), "checks": checks}

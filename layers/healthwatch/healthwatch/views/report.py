@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from healthwatch.durations import format_duration
-from healthwatch.models import in_maintenance, iso, parse_iso
+from healthwatch.models import Result, in_maintenance, iso, parse_iso
 
 PERCENTILE_METHOD = "nearest-rank"
 
@@ -53,22 +53,20 @@ class Incident:
         }
 
 
-def incidents(records: Iterable[Mapping[str, Any]]) -> list[Incident]:
+def incidents(records: Iterable[Result]) -> list[Incident]:
     """Incidents in one check's records (oldest first); maintenance results are skipped."""
     out: list[Incident] = []
     current: Incident | None = None
     for r in records:
         if in_maintenance(r):
             continue
-        if r["status"] == "down":
+        if r.status == "down":
             if current is None:
-                current = Incident(
-                    r["check_id"], r.get("tier", ""), r["started_at"], error=r.get("error")
-                )
+                current = Incident(r.check_id, r.tier, r.started_at, error=r.error)
                 out.append(current)
             current.results += 1
         elif current is not None:
-            current.ended_at = r["started_at"]
+            current.ended_at = r.started_at
             current = None
     return out
 
@@ -87,11 +85,11 @@ class Stats:
     latencies: list[float] = field(default_factory=list)
     incident_list: list[Incident] = field(default_factory=list)
 
-    def add(self, r: Mapping[str, Any]) -> None:
+    def add(self, r: Result) -> None:
         if in_maintenance(r):
             self.maintenance += 1
             return
-        status = r["status"]
+        status = r.status
         self.runs += 1
         if status == "up":
             self.up += 1
@@ -99,12 +97,12 @@ class Stats:
             self.degraded += 1
         else:
             self.down += 1
-        tries = max(1, int(r.get("attempts") or 1))
+        tries = max(1, int(r.attempts or 1))
         self.attempts += tries
         # A retry happens only after a failed attempt: a passing result on attempt n hid n-1.
         self.failed_attempts += tries if status == "down" else tries - 1
-        if r.get("latency_ms") is not None:
-            self.latencies.append(float(r["latency_ms"]))
+        if r.latency_ms is not None:
+            self.latencies.append(float(r.latency_ms))
 
     @property
     def uptime_pct(self) -> float | None:
@@ -240,7 +238,7 @@ class Report:
 
 
 def build_report(
-    records: Iterable[Mapping[str, Any]],
+    records: Iterable[Result],
     config: Any,
     since: datetime,
     until: datetime,
@@ -248,15 +246,15 @@ def build_report(
 ) -> Report:
     """Figures per check and per tier. Checks of the config without results show as no data;
     checks in history but no longer configured are reported too (their tier as recorded)."""
-    by_check: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
+    by_check: dict[tuple[str, str], list[Result]] = {}
     names: dict[str, str] = {}
     count = 0
     for r in records:
         count += 1
-        if only_check and r.get("check_id") != only_check:
+        if only_check and r.check_id != only_check:
             continue
-        by_check.setdefault((r.get("tier", ""), r["check_id"]), []).append(r)
-        names.setdefault(r["check_id"], r.get("check_name") or r["check_id"])
+        by_check.setdefault((r.tier, r.check_id), []).append(r)
+        names.setdefault(r.check_id, r.check_name or r.check_id)
 
     keys: list[tuple[str, str]] = []
     for check in config.checks:
@@ -275,7 +273,7 @@ def build_report(
         for t, cid in keys:
             if t != tier:
                 continue
-            recs = sorted(by_check.get((t, cid), []), key=lambda r: r["started_at"])
+            recs = sorted(by_check.get((t, cid), []), key=lambda r: r.started_at)
             stats = Stats()
             for r in recs:
                 stats.add(r)

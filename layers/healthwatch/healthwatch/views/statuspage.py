@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from healthwatch.durations import format_duration
-from healthwatch.models import in_maintenance, iso, parse_iso
+from healthwatch.models import Result, in_maintenance, iso, parse_iso
 from healthwatch.views.report import percentile
 
 if TYPE_CHECKING:
@@ -54,7 +54,7 @@ def load_rollup(raw: bytes | None, tier: str) -> dict[str, Any]:
 
 def merge(
     doc: dict[str, Any],
-    records: Iterable[Mapping[str, Any]],
+    records: Iterable[Result],
     now: datetime,
     run_id: str | None = None,
 ) -> dict[str, Any]:
@@ -64,49 +64,49 @@ def merge(
         if run_id in doc["runs"]:
             return doc
         doc["runs"] = (doc["runs"] + [run_id])[-RUN_IDS_KEPT:]
-    for r in sorted(records, key=lambda r: r["started_at"]):
+    for r in sorted(records, key=lambda r: r.started_at):
         c = doc["checks"].setdefault(
-            r["check_id"],
+            r.check_id,
             {
-                "name": r.get("check_name") or r["check_id"],
-                "type": r.get("type", ""),
-                "target": r.get("target", ""),
+                "name": r.check_name or r.check_id,
+                "type": r.type,
+                "target": r.target,
                 "last": None,
                 "days": {},
                 "latency": [],
                 "incidents": [],
             },
         )
-        c["name"] = r.get("check_name") or c["name"]
-        at = r["started_at"]
+        c["name"] = r.check_name or c["name"]
+        at = r.started_at
         day = c["days"].setdefault(at[:10], {"up": 0, "degraded": 0, "down": 0, "maintenance": 0})
         if in_maintenance(r):
             day["maintenance"] += 1
         else:
-            day[r["status"]] += 1
+            day[r.status] += 1
         if c["last"] is not None and at < c["last"]["at"]:
             continue  # a late, older result: counted in its day, but not the newest state
         c["last"] = {
             "at": at,
-            "status": r["status"],
-            "latency_ms": r.get("latency_ms"),
-            "error": r.get("error"),
+            "status": r.status,
+            "latency_ms": r.latency_ms,
+            "error": r.error,
             "maintenance": in_maintenance(r),
         }
-        if r.get("latency_ms") is not None:
-            c["latency"] = (c["latency"] + [[at, r["latency_ms"]]])[-LATENCY_POINTS:]
+        if r.latency_ms is not None:
+            c["latency"] = (c["latency"] + [[at, r.latency_ms]])[-LATENCY_POINTS:]
         if in_maintenance(r):
             continue
         incidents = c["incidents"]
         current = incidents[-1] if incidents and incidents[-1]["ended_at"] is None else None
-        if r["status"] == "down":
+        if r.status == "down":
             if current is None:
                 incidents.append(
-                    {"started_at": at, "ended_at": None, "error": r.get("error"), "results": 1}
+                    {"started_at": at, "ended_at": None, "error": r.error, "results": 1}
                 )
             else:
                 current["results"] += 1
-                current["error"] = r.get("error") or current["error"]
+                current["error"] = r.error or current["error"]
         elif current is not None:
             current["ended_at"] = at
         c["incidents"] = incidents[-INCIDENTS_KEPT:]
@@ -117,11 +117,11 @@ def merge(
     return doc
 
 
-def build_rollups(records: Iterable[Mapping[str, Any]], now: datetime) -> dict[str, dict[str, Any]]:
+def build_rollups(records: Iterable[Result], now: datetime) -> dict[str, dict[str, Any]]:
     """The rollups the after-run hook would have built, from history (`healthwatch status-page`)."""
-    by_tier: dict[str, list[Mapping[str, Any]]] = {}
+    by_tier: dict[str, list[Result]] = {}
     for r in records:
-        by_tier.setdefault(r.get("tier", ""), []).append(r)
+        by_tier.setdefault(r.tier, []).append(r)
     return {tier: merge(empty_rollup(tier), recs, now) for tier, recs in by_tier.items()}
 
 
