@@ -53,6 +53,8 @@ class Clock:
 
 
 class RecordingNotifier:
+    name = "recording"
+
     def __init__(self) -> None:
         self.events: list[AlertEvent] = []
 

@@ -18,4 +18,4 @@ RUN_TIER = aws.tier_function(os.environ, logger)
 @logger.inject_lambda_context(clear_state=True)
 @lambda_support.tracing(RUN_TIER.env)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return RUN_TIER(event, metrics)
+    return RUN_TIER(event, metrics, context)

@@ -70,7 +70,9 @@ def test_results_are_written_25_per_batch_and_read_back_exactly(aws_env, moto_se
     calls = counted(client)
     run = run_of(60)
     store.put_results(run)
-    assert calls["BatchWriteItem"] == 3  # 60 results + the run summary = 25 + 25 + 11
+    assert calls["BatchWriteItem"] == 3  # 60 results = 25 + 25 + 10
+    store.put_summary(run)  # after delivery, so it counts what went out
+    assert calls["PutItem"] == 1
     records = list(store.query_all(T0 - timedelta(minutes=1), T0 + timedelta(minutes=1)))
     assert len(records) == 60
     assert records[0] == run.results[0]  # floats, ints, nested details intact
@@ -241,6 +243,7 @@ def test_the_publish_request_serves_machines_and_people():
         "severity": "critical",
         "tier": "quick",
         "check_id": "agent-service",
+        "id": alert().id,  # the idempotency key, for a subscription to filter or dedupe on
     }
 
 
@@ -269,7 +272,7 @@ class FlakySns:
 def test_throttling_is_retried_then_published(aws_env, moto_server, stack):
     flaky = FlakySns(moto_server.client("sns"), ["Throttling", "Throttled"])
     waits: list[float] = []
-    SnsNotifier(flaky, stack.outputs["AlertTopicArn"], sleep=waits.append).send(alert())
+    SnsNotifier(flaky, stack.outputs["AlertTopicArn"], attempts=4, sleep=waits.append).send(alert())
     assert flaky.calls == 3 and len(waits) == 2
 
 
@@ -278,7 +281,9 @@ def test_a_delivery_that_keeps_failing_raises(aws_env, moto_server, stack):
     with pytest.raises(
         DeliveryError, match=r"triggered alert for agent-service not published \(Throttling\)"
     ):
-        SnsNotifier(flaky, stack.outputs["AlertTopicArn"], sleep=lambda s: None).send(alert())
+        SnsNotifier(flaky, stack.outputs["AlertTopicArn"], attempts=4, sleep=lambda s: None).send(
+            alert()
+        )
     assert flaky.calls == 4
     # A refusal that will not get better is not retried.
     missing = FlakySns(moto_server.client("sns"), [])

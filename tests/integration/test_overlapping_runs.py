@@ -43,4 +43,5 @@ def test_overlapping_runs_send_one_alert(tmp_path):
     assert [e.event for e in notifier.events] == ["triggered"]
     assert sorted(len(r.alerts) for r in runs) == [0, 1]
     state = LocalStore(tmp_path).load(["svc"])["svc"]
-    assert state.incident_open and state.version == 2
+    # Two claims, then the delivered event leaves the outbox: three writes, nothing pending.
+    assert state.incident_open and state.version == 3 and state.pending_events == []

@@ -24,6 +24,7 @@ def test_run_written_as_json_lines_and_latest(tmp_path):
     results = [result("a", "up", at=at), result("b", "down", at=at, error="timeout: slow")]
     run = TierRun("quick-2026-11-26T20-45-00Z-3f9a", "quick", results[0].started_at, 5.0, results)
     key = store.write_run(run)
+    store.write_latest(run)
     lines = (tmp_path / key).read_text().splitlines()
     assert [json.loads(line)["check_id"] for line in lines] == ["a", "b"]
     latest = json.loads((tmp_path / "latest/quick.json").read_text())

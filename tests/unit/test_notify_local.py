@@ -1,4 +1,4 @@
-"""The local Notifier: alerts.jsonl, then chat when asked."""
+"""The alerts.jsonl destination of the local backend."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from healthwatch.errors import DeliveryError
 from healthwatch.models import AlertEvent
 from healthwatch.notify.local import LocalNotifier, read_alerts
 
@@ -28,17 +27,6 @@ def make_event(i: int = 0, **overrides: Any) -> AlertEvent:
     }
     data.update(overrides)
     return AlertEvent(**data)
-
-
-class RecordingChat:
-    def __init__(self, fail: bool = False) -> None:
-        self.sent: list[AlertEvent] = []
-        self.fail = fail
-
-    def send(self, event: AlertEvent) -> None:
-        self.sent.append(event)
-        if self.fail:
-            raise DeliveryError("slack: rejected (HTTP 403): invalid_token")
 
 
 def test_appends_one_json_line_per_event_and_creates_the_directory(tmp_path: Path) -> None:
@@ -79,21 +67,6 @@ def test_concurrent_appends_never_interleave(tmp_path: Path) -> None:
         t.join()
     events = read_alerts(path)
     assert sorted(e.check_id for e in events) == sorted(f"check-{i}" for i in range(40))
-
-
-def test_chat_gets_the_event_after_it_is_on_disk(tmp_path: Path) -> None:
-    path = tmp_path / "alerts.jsonl"
-    chat = RecordingChat()
-    LocalNotifier(path, chat=chat).send(make_event())  # type: ignore[arg-type]
-    assert chat.sent == [make_event()]
-    assert len(read_alerts(path)) == 1
-
-
-def test_a_failed_chat_delivery_propagates_but_the_alert_is_kept(tmp_path: Path) -> None:
-    path = tmp_path / "alerts.jsonl"
-    with pytest.raises(DeliveryError, match="invalid_token"):
-        LocalNotifier(path, chat=RecordingChat(fail=True)).send(make_event())  # type: ignore[arg-type]
-    assert len(read_alerts(path)) == 1
 
 
 @pytest.mark.parametrize(

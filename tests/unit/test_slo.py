@@ -29,6 +29,8 @@ checks:
 
 
 class Recorder:
+    name = "recorder"
+
     def __init__(self) -> None:
         self.events: list[AlertEvent] = []
         self.fail = False
@@ -150,19 +152,20 @@ def test_overlapping_runs_send_one_alert(world):
     store, notifier, make, step = world
     hook = make(99.9)
     other = make(99.9)
-    real_save = store.save
+    real_save = store.save_many
     calls = {"n": 0}
 
-    def racing_save(state):
+    def racing_save(states):
         # Another run of the tier saves its decision between our load and our save.
         calls["n"] += 1
         if calls["n"] == 1:
-            store.save = real_save  # type: ignore[method-assign]
+            store.save_many = real_save  # type: ignore[method-assign]
             other(TierRun("other", "quick", iso(T0 + STEP), 1.0, [result(T0 + STEP, "down")]))
-        return real_save(state)
+        return real_save(states)
 
-    store.save = racing_save  # type: ignore[method-assign]
+    store.save_many = racing_save  # type: ignore[method-assign]
     step(hook, "down")
+    assert calls["n"] == 1  # the race happened
     assert [e.event for e in notifier.events] == ["slo_burn"]
 
 

@@ -257,7 +257,8 @@ checks:
             parse_config(config_path.read_text()), tmp_path / "d", secrets=Secrets.local()
         )
         kinds = [type(h) for h in runtime.ports.after_run]
-        assert kinds == [SloBurnAlerts, StatusPageWriter, ReliabilityLog]
+        assert isinstance(runtime.ports.slo, SloBurnAlerts)  # claimed with the other alerts
+        assert kinds == [StatusPageWriter, ReliabilityLog]
         # And `healthwatch run --all` leaves the page and the log in the data directory
         assert (
             main(

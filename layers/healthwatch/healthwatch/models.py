@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, Self
 
 Status = Literal["up", "degraded", "down"]
-EventKind = Literal["triggered", "resolved", "reminder", "slo_burn"]
+EventKind = Literal["triggered", "resolved", "reminder", "slo_burn", "remediated", "config_problem"]
 
 STATUS_RANK = {"up": 0, "degraded": 1, "down": 2}
 
@@ -83,8 +84,12 @@ class AlertState(Record):
     last_result_at: str | None = None
     recent: list[dict[str, Any]] = field(default_factory=list)
     probe_memory: dict[str, Any] = field(default_factory=dict)
+    # The outbox: `Pending.to_dict()` of every event not yet taken by every destination.
     pending_events: list[dict[str, Any]] = field(default_factory=list)
     version: int = 0
+
+    def outbox(self) -> list[Pending]:
+        return [Pending.from_dict(p) for p in self.pending_events]
 
 
 @dataclass
@@ -105,6 +110,54 @@ class AlertEvent(Record):
     run_id: str = ""
     recent: list[dict[str, Any]] = field(default_factory=list)
     details: dict[str, Any] = field(default_factory=dict)
+    # Unique per event and the same on every retry and redelivery: the idempotency key.
+    id: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.id:
+            self.id = event_id(self.check_id, self.event, self.started_at, self.at)
+
+
+def event_id(check_id: str, kind: str, started_at: str, at: str) -> str:
+    """Derived from what makes an event itself, so an event rebuilt from a stored copy (or
+    decided again after a lost race on the same state) keeps its id."""
+    digest = hashlib.sha256(f"{check_id}\n{kind}\n{started_at}\n{at}".encode()).hexdigest()
+    return f"{kind[:3]}-{digest[:20]}"
+
+
+@dataclass
+class Pending:
+    """An event in a state's outbox: which destinations already took it, and how many runs
+    have tried to deliver the rest."""
+
+    event: AlertEvent
+    delivered: list[str] = field(default_factory=list)
+    tries: int = 0
+    # The run that may deliver it now, and until when (`iso`): taken in the claim, so two
+    # overlapping runs never both send it; a lease that lapsed is taken by the next run.
+    owner: str = ""
+    lease_until: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "event": self.event.to_dict(),
+            "delivered": list(self.delivered),
+            "tries": self.tries,
+            "owner": self.owner,
+            "lease_until": self.lease_until,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Pending:
+        if not isinstance(data.get("event"), dict):  # written before the outbox: a bare event
+            return cls(AlertEvent.from_dict(data))
+        return cls(
+            AlertEvent.from_dict(data["event"]),
+            [str(d) for d in data.get("delivered") or []],
+            int(data.get("tries") or 0),
+            str(data.get("owner") or ""),
+            str(data.get("lease_until") or ""),
+        )
 
 
 @dataclass
@@ -116,8 +169,9 @@ class TierRun:
     started_at: str
     duration_ms: float
     results: list[Result]
-    alerts: list[AlertEvent] = field(default_factory=list)
-    undelivered: list[AlertEvent] = field(default_factory=list)
+    alerts: list[AlertEvent] = field(default_factory=list)  # produced by this run
+    delivered: list[AlertEvent] = field(default_factory=list)  # delivered by it (older ones too)
+    undelivered: list[AlertEvent] = field(default_factory=list)  # still pending after it
 
     def counts(self) -> dict[str, int]:
         out = {"up": 0, "degraded": 0, "down": 0}
@@ -149,7 +203,7 @@ class TierRun:
             "duration_ms": self.duration_ms,
             "checks": len(self.results),
             **self.counts(),
-            "alerts": len(self.alerts),
+            "alerts": len(self.delivered),
             "undelivered": len(self.undelivered),
             "slowest": None
             if slowest is None

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from healthwatch import alerting
-from healthwatch.errors import ConflictError, DeliveryError
+from healthwatch.alerting.dispatch import Claims, Decide, Dispatcher
+from healthwatch.alerting.maintenance import active_window
+from healthwatch.errors import DeliveryError
 from healthwatch.models import (
     AlertEvent,
     AlertState,
@@ -22,18 +24,17 @@ from healthwatch.models import (
     parse_iso,
     utcnow,
 )
+from healthwatch.secrets import Secrets
 
 if TYPE_CHECKING:
     from healthwatch.config import Check, Config
     from healthwatch.notify import Notifier
-    from healthwatch.secrets import Secrets
     from healthwatch.storage import HistoryStore, StateStore
 
 log = logging.getLogger("healthwatch.slo")
 
 STATE_PREFIX = "slo:"  # `:` cannot occur in a check id, so these states never collide with one
 BUDGET_PERIOD_S = 30 * 86400  # the period an error budget is quoted over
-SAVE_ATTEMPTS = 5
 
 
 def state_id(check_id: str) -> str:
@@ -189,12 +190,12 @@ def _event(
 
 
 class SloBurnAlerts:
-    """After-run hook: per check with an availability target, open or resolve an SLO incident.
+    """Per check with an availability target, open or resolve an SLO incident.
 
-    The incident lives in the StateStore under `slo:{check_id}` with the same version guard
-    as the check's own state, so two overlapping runs never both send. Events go through the
-    notifier and into `run.alerts`; an event that cannot be delivered is queued in
-    that state for the next run and raised, so the engine reports it.
+    The incident lives in the StateStore under `slo:{check_id}`; its decisions are claimed
+    and delivered by the one `Dispatcher`, as the check's own are. The engine calls `claim`
+    between storing the results and delivering; called on its own (`hook(run)`), it claims
+    and delivers at once and raises `DeliveryError` naming what was not delivered.
     """
 
     def __init__(
@@ -209,37 +210,46 @@ class SloBurnAlerts:
         self.config = config
         self.states = states
         self.history = history
-        self.notifier = notifier
-        self.secrets = secrets
+        self.notifiers = [notifier] if notifier is not None else []
+        self.secrets = secrets or Secrets.local({})
         self.now = now
 
-    def __call__(self, run: TierRun) -> None:
-        slo = self.config.slo
-        if slo is None:
-            return
-        problems: list[str] = []
-        undelivered_only = True
-        # One read for every check's SLO state; a check reloads its own only after a lost race.
-        ids = [r.check_id for r in run.results]
-        states = self.states.load([state_id(i) for i in ids] + ids)
+    def claim(self, run: TierRun, dispatcher: Dispatcher) -> Claims:
+        """Decide each check's SLO incident on this run's result and claim the decisions."""
+        if self.config.slo is None:
+            return Claims()
+        at = self.now()
+        checks = []
         for result in run.results:
             try:
-                check = self.config.check(result.check_id)
+                checks.append((self.config.check(result.check_id), result))
             except KeyError:
                 continue
-            try:
-                covered = states[check.id].incident_open
-                self.evaluate(check, result, run, states.get(state_id(check.id)), covered)
-            except Exception as exc:  # one check's trouble must not hide the others'
-                log.error(
-                    "slo burn evaluation failed",
-                    extra={"check_id": check.id, "error": type(exc).__name__},
-                )
-                problems.append(f"{check.id}: {exc}")
-                undelivered_only = undelivered_only and isinstance(exc, DeliveryError)
+        ids = [c.id for c, _ in checks]
+        # One read for every check's SLO state and its own (is its incident open?).
+        states = self.states.load([state_id(i) for i in ids] + ids)
+        decisions: dict[str, Decide] = {}
+        for check, result in checks:
+            window = active_window(self.config.maintenance, check.id, run.tier, at)
+            decisions[state_id(check.id)] = functools.partial(
+                decide,
+                burn=self.burn(check.id, at, [result]),
+                result=result,
+                check=check,
+                at=at,
+                maintenance=window is not None,
+                covered=states[check.id].incident_open,
+            )
+        base = {sid: states[sid] for sid in decisions}
+        return dispatcher.claim(decisions, base, skip_unchanged=True)
+
+    def __call__(self, run: TierRun) -> None:
+        dispatcher = Dispatcher(self.states, self.notifiers, self.secrets, self.now)
+        claims = self.claim(run, dispatcher)
+        run.alerts += claims.produced
+        problems = claims.problems + dispatcher.deliver(run, claims.states)
         if problems:
-            kind = DeliveryError if undelivered_only else RuntimeError
-            raise kind("slo burn: " + "; ".join(problems))
+            raise DeliveryError("slo burn: " + "; ".join(problems))
 
     def burn(self, check_id: str, at: datetime, extra: Iterable[Result] = ()) -> Burn:
         slo = self.config.slo
@@ -262,63 +272,3 @@ class SloBurnAlerts:
             long_s,
             slo.availability,
         )
-
-    def evaluate(
-        self,
-        check: Check,
-        result: Result,
-        run: TierRun,
-        state: AlertState | None = None,
-        covered: bool = False,
-    ) -> list[AlertEvent]:
-        at = self.now()
-        burn = self.burn(check.id, at, [result])
-        window = alerting.active_window(self.config.maintenance, check.id, run.tier, at)
-        sid = state_id(check.id)
-        states = self.states
-        for _ in range(SAVE_ATTEMPTS):
-            if state is None:
-                state = states.load([sid])[sid]
-            new, events = decide(
-                state, burn, result, check, at, maintenance=window is not None, covered=covered
-            )
-            backlog = [AlertEvent.from_dict(e) for e in state.pending_events]
-            if not events and not backlog and new == state:
-                return []  # nothing changed: no write
-            new.pending_events = []
-            try:
-                saved = states.save(new)
-                break
-            except ConflictError:
-                state = None  # another run of this tier decided first: decide again on its state
-        else:
-            raise RuntimeError("the SLO state kept changing under us; gave up")
-        return self._deliver(saved, backlog, events, run)
-
-    def _deliver(
-        self, saved: AlertState, backlog: list[AlertEvent], events: list[AlertEvent], run: TierRun
-    ) -> list[AlertEvent]:
-        undelivered: list[AlertEvent] = []
-        errors: list[str] = []
-        for i, event in enumerate(backlog + events):
-            if self.secrets is not None:
-                event = AlertEvent.from_dict(self.secrets.redact_obj(event.to_dict()))
-            if i >= len(backlog):
-                run.alerts.append(event)
-            if self.notifier is None:
-                continue
-            try:
-                self.notifier.send(event)
-            except DeliveryError as exc:
-                undelivered.append(event)
-                msg = str(exc) if self.secrets is None else self.secrets.redact(str(exc))
-                errors.append(f"{event.event} alert not delivered: {msg}")
-        if undelivered:
-            run.undelivered.extend(undelivered)
-            saved.pending_events = [e.to_dict() for e in undelivered]
-            try:
-                self.states.save(saved)
-            except ConflictError:
-                errors.append("could not queue the undelivered SLO alerts")
-            raise DeliveryError("; ".join(errors))
-        return events

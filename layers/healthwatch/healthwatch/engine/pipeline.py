@@ -1,23 +1,27 @@
-"""One tier run, top to bottom: probe, decide and deliver alerts, store, run the hooks."""
+"""One tier run, top to bottom: probe, claim alerts, store, deliver, summarise, run the hooks."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import secrets as _random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, TypeVar
 
-from healthwatch.alerting.dispatch import Dispatcher
+from healthwatch.alerting.dispatch import Claims, Decide, Dispatcher
+from healthwatch.alerting.maintenance import active_window
+from healthwatch.alerting.state import apply
 from healthwatch.engine.scheduler import MAX_WORKERS, RunContext, probe_all
 from healthwatch.errors import RunError
-from healthwatch.models import Result, TierRun, iso, utcnow
+from healthwatch.models import AlertState, Result, TierRun, iso, utcnow
 
 if TYPE_CHECKING:
     import requests
 
+    from healthwatch.alerting.slo import SloBurnAlerts
     from healthwatch.config import Config
     from healthwatch.notify import Notifier
     from healthwatch.secrets import Secrets
@@ -34,9 +38,14 @@ class Ports:
     states: StateStore
     results: ResultStore | None = None
     history: HistoryStore | None = None
-    notifier: Notifier | None = None
-    # Called with each finished run (status page, SLO burn rates, reports).
+    notifier: Notifier | None = None  # one destination; `notifiers` for several
+    notifiers: Sequence[Notifier] = ()
+    slo: SloBurnAlerts | None = None  # claimed with the run's other alerts
+    # Called with each finished run (status page, reports).
     after_run: list[Callable[[TierRun], None]] = field(default_factory=list)
+
+    def destinations(self) -> list[Notifier]:
+        return [*self.notifiers, *([self.notifier] if self.notifier is not None else [])]
 
 
 def new_run_id(tier: str, started: datetime) -> str:
@@ -54,64 +63,87 @@ def run_tier(
     sleep: Callable[[float], None] | None = None,
     max_workers: int = MAX_WORKERS,
     run_id: str | None = None,
+    time_left: Callable[[], float] | None = None,
 ) -> TierRun:
-    """Probe every enabled check of `tier`, decide alerts, store everything, notify.
+    """Probe every enabled check of `tier`, claim its alerts, store everything, deliver.
 
-    Never raises because a check failed: that is a `down` result. Raises `RunError`
-    (after doing everything it could) when a store write or an alert delivery failed.
+    Never raises because a check failed: that is a `down` result. Raises `RunError` (after
+    doing everything it could) when a store, a claim or a delivery failed. The results are
+    stored before any alert goes out; a state store that cannot be read costs the run its
+    alerts (none can be decided, so none is sent twice) but not its results.
+    `time_left`: seconds the invocation may still use (Lambda's remaining time, less a
+    margin); a delivery that would not fit stays pending for the next run.
     """
     checks = config.checks_for(tier)
     started, t0 = now(), time.monotonic()
+    deadline = t0 + config.tiers[tier].effective_deadline
     ctx = RunContext(
         run_id=run_id or new_run_id(tier, started),
         tier=tier,
-        deadline=t0 + config.tiers[tier].effective_deadline,
+        deadline=deadline,
         session=session,
         secrets=secrets,
         now=now,
         sleep=sleep,
         max_workers=max_workers,
     )
-    states = dict(ports.states.load([c.id for c in checks]))
+    problems: list[str] = []
+    states = _guard(problems, secrets, "alert state", ports.states.load, [c.id for c in checks])
 
-    results = probe_all(ctx, checks, states)
+    results = probe_all(ctx, checks, states or {c.id: AlertState(c.id) for c in checks})
     results = [Result.from_dict(secrets.redact_obj(r.to_dict())) for r in results]
     duration_ms = round((time.monotonic() - t0) * 1000, 1)
     run = TierRun(ctx.run_id, tier, iso(started), duration_ms, results)
 
-    problems: list[str] = []
-    dispatcher = Dispatcher(ports.states, ports.notifier, secrets, now)
-    found = _guard(
-        problems,
-        secrets,
-        "alert state",
-        dispatcher.dispatch,
-        run,
-        checks,
-        states,
-        config.maintenance,
-    )
-    problems += found or []
+    dispatcher = Dispatcher(ports.states, ports.destinations(), secrets, now, time_left)
+    claims = Claims()
+    if states is not None:
+        found = _guard(problems, secrets, "alert state", _claim, dispatcher, config, run, states)
+        claims.merge(found or Claims())
     if run.results:
         if ports.results is not None:
             _guard(problems, secrets, "results store", ports.results.write_run, run)
         if ports.history is not None:
             _guard(problems, secrets, "history store", ports.history.put_results, run)
+    if ports.slo is not None and states is not None:
+        found = _guard(problems, secrets, "slo burn", ports.slo.claim, run, dispatcher)
+        claims.merge(found or Claims())
+    run.alerts += claims.produced
+    problems += claims.problems
+    problems += (
+        _guard(problems, secrets, "alert delivery", dispatcher.deliver, run, claims.states) or []
+    )
+    if run.results and ports.results is not None:
+        _guard(problems, secrets, "results store", ports.results.write_latest, run)
+    if ports.history is not None:
+        _guard(problems, secrets, "history store", ports.history.put_summary, run)
     for hook in ports.after_run:
         _guard(problems, secrets, getattr(hook, "__name__", type(hook).__name__), hook, run)
+    counts = {**run.counts(), "alerts": len(run.delivered), "undelivered": len(run.undelivered)}
     log.info(
         "tier finished",
-        extra={
-            "run_id": ctx.run_id,
-            "tier": tier,
-            **run.counts(),
-            "duration_ms": duration_ms,
-            "alerts": len(run.alerts),
-        },
+        extra={"run_id": ctx.run_id, "tier": tier, **counts, "duration_ms": duration_ms},
     )
     if problems:
         raise RunError(run, problems)
     return run
+
+
+def _claim(
+    dispatcher: Dispatcher, config: Config, run: TierRun, states: dict[str, AlertState]
+) -> Claims:
+    """Each check's transition decided on its result and claimed in one batch."""
+    at = dispatcher.now()
+    by_id = {c.id: c for c in config.checks}
+    decisions: dict[str, Decide] = {}
+    for result in run.results:
+        window = active_window(config.maintenance, result.check_id, run.tier, at)
+        if window is not None:
+            result.details["maintenance"] = window.name
+        decisions[result.check_id] = functools.partial(
+            apply, result=result, check=by_id[result.check_id], now=at, maintenance=window
+        )
+    return dispatcher.claim(decisions, states)
 
 
 def _guard(

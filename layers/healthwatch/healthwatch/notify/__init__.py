@@ -9,7 +9,12 @@ if TYPE_CHECKING:
 
 
 class Notifier(Protocol):
-    """Delivers one alert event (SNS in AWS; alerts.jsonl and chat locally)."""
+    """One destination of alert events (SNS in AWS; alerts.jsonl and each chat provider
+    locally). `name` is what the outbox records once the destination took an event, so it
+    is stable across runs; `worst_case_s`, where given, bounds one `send`, retries included,
+    and the dispatcher sends only while that much time is left."""
+
+    name: str
 
     def send(self, event: AlertEvent) -> None:
         """Deliver `event` or raise `DeliveryError`."""

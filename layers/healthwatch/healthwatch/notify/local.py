@@ -9,38 +9,30 @@ from pathlib import Path
 
 from healthwatch.errors import DeliveryError
 from healthwatch.models import AlertEvent
-from healthwatch.notify import Notifier
 
 log = logging.getLogger(__name__)
 
 
 class LocalNotifier:
-    """Appends every event to `path` (one JSON object a line), then posts it to `chat` if given.
+    """The `alerts.jsonl` destination: appends every event to `path`, one JSON object a line.
 
-    The line is written before chat is tried, so an event whose delivery fails is still on
-    disk. A file that cannot be written does not stop chat; either failure is raised as one
-    `DeliveryError` for the engine to report and queue.
+    Listed first among the local destinations, so an event is on disk before chat is tried;
+    a file that cannot be written is a `DeliveryError` like any other destination's.
     """
 
-    def __init__(self, path: Path, chat: Notifier | None = None) -> None:
+    name = "alerts.jsonl"
+    worst_case_s = 1.0
+
+    def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self.chat = chat
 
     def send(self, event: AlertEvent) -> None:
-        written: str | None = None
         try:
             append_alert(self.path, event)
         except OSError as exc:
-            written = f"{self.path.name}: cannot write {self.path} ({exc.strerror or exc})"
-        if self.chat is not None:
-            try:
-                self.chat.send(event)
-            except DeliveryError as exc:
-                if written is None:
-                    raise
-                raise DeliveryError(f"{written}; {exc}") from None
-        if written is not None:
-            raise DeliveryError(written)
+            raise DeliveryError(
+                f"{self.path.name}: cannot write {self.path} ({exc.strerror or exc})"
+            ) from None
 
 
 def append_alert(path: Path, event: AlertEvent) -> None:

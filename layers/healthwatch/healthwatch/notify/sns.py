@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 # SNS takes 256 KiB per message, attributes and subject included; keep a margin.
 MESSAGE_LIMIT = 240 * 1024
-ATTRIBUTES = ("event", "severity", "tier", "check_id")
+ATTRIBUTES = ("event", "severity", "tier", "check_id", "id")
 # Worth another try: SNS throttled us, or it (or the network) failed for a moment.
 TRANSIENT = {
     "Throttling",
@@ -41,18 +41,23 @@ class SnsNotifier:
     message attributes let each subscription filter on event, severity, tier or check.
     """
 
+    name = "sns"
+
     def __init__(
         self,
         client: SNSClient | Any,
         topic_arn: str,
         *,
-        attempts: int = 4,
+        attempts: int = 2,
         sleep: Callable[[float], None] = time.sleep,
+        worst_case_s: float = 60.0,
     ) -> None:
         self.client = client
         self.topic_arn = topic_arn
-        self.attempts = attempts
+        self.attempts = attempts  # on top of the client's own retries
         self.sleep = sleep
+        # One send, every attempt of ours and of the client's: see runtime.clients.
+        self.worst_case_s = worst_case_s
 
     def send(self, event: AlertEvent) -> None:
         from botocore.exceptions import BotoCoreError, ClientError

@@ -7,6 +7,7 @@ it is running on.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -29,8 +30,20 @@ class Runtime:
     session: requests.Session
     ports: Ports
 
-    def run(self, tier: str, *, run_id: str | None = None) -> TierRun:
+    def run(
+        self,
+        tier: str,
+        *,
+        run_id: str | None = None,
+        time_left: Callable[[], float] | None = None,
+    ) -> TierRun:
         """Run one tier; raises `RunError` (with the run) when something was not stored or sent."""
         return run_tier(
-            self.config, tier, self.ports, session=self.session, secrets=self.secrets, run_id=run_id
+            self.config,
+            tier,
+            self.ports,
+            session=self.session,
+            secrets=self.secrets,
+            run_id=run_id,
+            time_left=time_left,
         )

@@ -13,9 +13,9 @@ from healthwatch.models import utcnow
 from healthwatch.notify.sns_message import alert_from_message
 from healthwatch.runtime import Runtime, lambda_support
 from healthwatch.runtime.chat import LazyChat
-from healthwatch.runtime.clients import client, http_session
+from healthwatch.runtime.clients import SNS_WORST_CASE_S, client, http_session
 from healthwatch.runtime.config_source import load_config_from_env
-from healthwatch.runtime.hooks import after_run_hooks
+from healthwatch.runtime.hooks import after_run_hooks, slo_burn
 from healthwatch.runtime.secrets import aws_secrets
 from healthwatch.runtime.settings import AwsSettings, settings
 
@@ -36,14 +36,15 @@ def ports(config: Config, env: AwsSettings, secrets: Secrets) -> Ports:
     assert env.results_bucket and env.alert_topic_arn
     table = history(env)
     results = S3ResultStore(client("s3"), env.results_bucket)
-    notifier = SnsNotifier(client("sns"), env.alert_topic_arn)
-    out = Ports(states=table, results=results, history=table, notifier=notifier)
-    out.after_run.extend(
-        after_run_hooks(
-            config, states=table, results=results, history=table, notifier=notifier, secrets=secrets
-        )
+    sns = SnsNotifier(client("sns"), env.alert_topic_arn, worst_case_s=SNS_WORST_CASE_S)
+    return Ports(
+        states=table,
+        results=results,
+        history=table,
+        notifiers=[sns],
+        slo=slo_burn(config, table, table),
+        after_run=after_run_hooks(config, results=results, history=table),
     )
-    return out
 
 
 def history(env: AwsSettings | None = None) -> DynamoStore:
@@ -71,12 +72,12 @@ class TierFunction:
     tiers: tuple[str, ...]
     logger: Any
 
-    def __call__(self, event: Any, metrics: Any) -> dict[str, Any]:
+    def __call__(self, event: Any, metrics: Any, context: Any = None) -> dict[str, Any]:
         tier = lambda_support.tier_from_event(event, self.tiers)
         run_id = new_run_id(tier, utcnow())
         self.logger.append_keys(tier=tier, run_id=run_id)  # on every line, the engine's too
         try:
-            run = self.runtime.run(tier, run_id=run_id)
+            run = self.runtime.run(tier, run_id=run_id, time_left=lambda_support.time_left(context))
         except RunError as exc:  # the checks ran; something was not stored or sent
             lambda_support.record_metrics(metrics, exc.run)
             self.logger.error("run finished with problems", extra={"problems": exc.problems})

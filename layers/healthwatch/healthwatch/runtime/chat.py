@@ -1,4 +1,4 @@
-"""Chat delivery whose webhook secrets are resolved at the first alert, not at start-up."""
+"""Chat destinations whose webhook secrets are resolved at the first alert, not at start-up."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from healthwatch.notify.chat import ChatNotifier, providers_from_config
+from healthwatch.notify.chat.options import WebhookOptions
 
 if TYPE_CHECKING:
     import requests
@@ -15,13 +16,18 @@ if TYPE_CHECKING:
     from healthwatch.models import AlertEvent
     from healthwatch.secrets import Secrets
 
+# One post: post_json's 4 attempts of a 10 s timeout, its backoff, and a 30 s Retry-After.
+CHAT_WORST_CASE_S = 4 * 10.0 + 0.5 + 1.0 + 2.0 + 30.0
+
 
 class LazyChat:
-    """A `Notifier` over the configured chat providers, built at the first `send`.
+    """A `ChatNotifier` over every configured chat provider, built at the first `send`.
 
-    A run (or a chat function's cold start) that has nothing to say never resolves a webhook
-    secret, so a missing one costs nothing until an alert needs it.
+    The chat function uses it: a cold start that has nothing to say never resolves a
+    webhook secret, so a missing one costs nothing until an alert needs it.
     """
+
+    worst_case_s = CHAT_WORST_CASE_S
 
     def __init__(
         self,
@@ -29,7 +35,9 @@ class LazyChat:
         session: requests.Session,
         secrets: Secrets,
         sleep: Callable[[float], None] = time.sleep,
+        name: str = "chat",
     ) -> None:
+        self.name = name
         self.notifications = notifications
         self.session = session
         self.secrets = secrets
@@ -47,3 +55,18 @@ class LazyChat:
         notifier = self.notifier
         if notifier.providers:
             notifier.send(event)
+
+
+def chat_destinations(
+    notifications: Notifications,
+    session: requests.Session,
+    secrets: Secrets,
+    sleep: Callable[[float], None] = time.sleep,
+) -> list[LazyChat]:
+    """One destination per configured chat provider, so the outbox records each on its own
+    (a provider that took an event never gets it again when another failed)."""
+    out = []
+    for name, options in notifications.items():
+        if isinstance(options, WebhookOptions):
+            out.append(LazyChat({name: options}, session, secrets, sleep, name=name))
+    return out

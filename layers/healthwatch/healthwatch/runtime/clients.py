@@ -13,6 +13,16 @@ if TYPE_CHECKING:
 
 HTTP_POOL = 64  # connections kept per host: matches the engine's worker count
 
+# Every AWS call: bounded, so the worst case of a run can be written down (README, "Time
+# budgets"). Standard retry mode retries throttling, 5xx and connection errors, with
+# exponential backoff of at most 20 s between attempts (base 0.5 s: 0.5, 1 s here).
+AWS_CONNECT_TIMEOUT_S = 3.0
+AWS_READ_TIMEOUT_S = 10.0
+AWS_ATTEMPTS = 3
+AWS_CALL_WORST_CASE_S = AWS_ATTEMPTS * (AWS_CONNECT_TIMEOUT_S + AWS_READ_TIMEOUT_S) + 0.5 + 1.0
+# SnsNotifier makes 2 attempts of its own (with at most 0.8 s between): 2 client calls.
+SNS_WORST_CASE_S = 2 * AWS_CALL_WORST_CASE_S + 0.8
+
 
 def http_session(workers: int = HTTP_POOL) -> requests.Session:
     """One session per container: its connection pool matches the worker count."""
@@ -55,9 +65,9 @@ def client(service: str) -> Any:
     from botocore.exceptions import NoRegionError
 
     config = BotoConfig(
-        connect_timeout=5,
-        read_timeout=20,
-        retries={"mode": "standard", "max_attempts": 4},
+        connect_timeout=AWS_CONNECT_TIMEOUT_S,
+        read_timeout=AWS_READ_TIMEOUT_S,
+        retries={"mode": "standard", "max_attempts": AWS_ATTEMPTS},
         max_pool_connections=16,
         user_agent_extra="healthwatch",
     )

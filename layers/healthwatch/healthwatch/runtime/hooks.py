@@ -15,8 +15,6 @@ from healthwatch.views.report import build_report
 
 if TYPE_CHECKING:
     from healthwatch.config import Config
-    from healthwatch.notify import Notifier
-    from healthwatch.secrets import Secrets
     from healthwatch.storage import HistoryStore, ResultStore, StateStore
 
 Hook = Callable[[TierRun], None]
@@ -110,22 +108,20 @@ class ReliabilityLog:
         store.put_document(reliability.SNAPSHOT_KEY, json.dumps(snap).encode(), "application/json")
 
 
-def after_run_hooks(
-    config: Config,
-    *,
-    states: StateStore,
-    results: ResultStore | None,
-    history: HistoryStore | None,
-    notifier: Notifier | None,
-    secrets: Secrets,
-) -> list[Hook]:
-    """The hooks of one backend, each failure surfaced by the engine, never lost.
+def slo_burn(
+    config: Config, states: StateStore, history: HistoryStore | None
+) -> SloBurnAlerts | None:
+    """The SLO burn decision, when the config sets an SLO and there is history to read."""
+    if config.slo is None or history is None:
+        return None
+    return SloBurnAlerts(config, states, history)
 
-    SLO burn alerts come first, so a status page written after them is current.
-    """
+
+def after_run_hooks(
+    config: Config, *, results: ResultStore | None, history: HistoryStore | None
+) -> list[Hook]:
+    """The hooks of one backend (after delivery), each failure surfaced by the engine."""
     out: list[Hook] = []
-    if config.slo is not None and history is not None:
-        out.append(SloBurnAlerts(config, states, history, notifier, secrets))
     if results is not None:
         out.append(StatusPageWriter(config, results))
         out.append(ReliabilityLog(config, results, history))

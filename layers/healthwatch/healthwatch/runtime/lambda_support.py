@@ -79,6 +79,19 @@ def _tier_of_rules(resources: Sequence[str], tiers: Sequence[str]) -> str | None
     return None
 
 
+# Kept back from Lambda's remaining time for what follows delivery (summaries, the status
+# page, metrics): the time budget of one run's tail.
+TAIL_RESERVE_S = 2 * 15.0 + 5.0
+
+
+def time_left(context: Any) -> Callable[[], float] | None:
+    """Seconds the run may still spend on deliveries, from the Lambda context."""
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    if remaining is None:
+        return None
+    return lambda: remaining() / 1000.0 - TAIL_RESERVE_S
+
+
 def record_metrics(metrics: Any, run: TierRun) -> None:
     """EMF metrics of a run: per tier on `metrics` (flushed by its decorator), and one
     document per check (dimensions tier, check_id) printed now."""
@@ -90,7 +103,7 @@ def record_metrics(metrics: Any, run: TierRun) -> None:
     metrics.add_metric("TierDuration", MetricUnit.Milliseconds, run.duration_ms)
     metrics.add_metric("ChecksDown", MetricUnit.Count, counts["down"])
     metrics.add_metric("ChecksDegraded", MetricUnit.Count, counts["degraded"])
-    metrics.add_metric("Alerts", MetricUnit.Count, len(run.alerts))
+    metrics.add_metric("Alerts", MetricUnit.Count, len(run.delivered))
     metrics.add_metric("UndeliveredAlerts", MetricUnit.Count, len(run.undelivered))
     for result in run.results:
         check = EphemeralMetrics()

@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING
 from healthwatch.engine import Ports
 from healthwatch.notify.local import LocalNotifier
 from healthwatch.runtime import Runtime
-from healthwatch.runtime.chat import LazyChat
+from healthwatch.runtime.chat import chat_destinations
 from healthwatch.runtime.clients import http_session
-from healthwatch.runtime.hooks import after_run_hooks
+from healthwatch.runtime.hooks import after_run_hooks, slo_burn
 from healthwatch.secrets import Secrets
 from healthwatch.storage.local import LocalStore
 
@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from healthwatch.config import Config
+    from healthwatch.notify import Notifier
 
 DEFAULT_DATA_DIR = ".healthwatch"
 
@@ -39,13 +40,17 @@ def build(
     secrets = secrets or Secrets.local()
     session = http_session()
     store = LocalStore(directory)
-    chat = LazyChat(config.notifications, session, secrets) if alert else None
-    notifier = LocalNotifier(store.alerts_path, chat)
-    ports = Ports(states=store, results=store, history=store, notifier=notifier)
-    ports.after_run.extend(
-        after_run_hooks(
-            config, states=store, results=store, history=store, notifier=notifier, secrets=secrets
-        )
+    # alerts.jsonl first, so an event is on disk before any chat provider is tried.
+    notifiers: list[Notifier] = [LocalNotifier(store.alerts_path)]
+    if alert:
+        notifiers += chat_destinations(config.notifications, session, secrets)
+    ports = Ports(
+        states=store,
+        results=store,
+        history=store,
+        notifiers=notifiers,
+        slo=slo_burn(config, store, store),
+        after_run=after_run_hooks(config, results=store, history=store),
     )
     return Runtime(config, secrets, session, ports)
 

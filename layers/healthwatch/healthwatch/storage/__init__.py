@@ -17,6 +17,10 @@ class ResultStore(Protocol):
         """Store the run's results; return the key of the JSON Lines object."""
         ...
 
+    def write_latest(self, run: TierRun) -> None:
+        """`latest/{tier}.json`: the run's summary and results, after its alerts went out."""
+        ...
+
     def put_document(self, key: str, body: bytes, content_type: str) -> None:
         """Store a derived document (status page, reliability report) under `key`."""
         ...
@@ -28,6 +32,10 @@ class HistoryStore(Protocol):
     """Recent history, queryable per check and per tier."""
 
     def put_results(self, run: TierRun) -> None: ...
+
+    def put_summary(self, run: TierRun) -> None:
+        """The run's summary (counts, duration, alerts delivered), after delivery."""
+        ...
 
     def query(self, check_id: str, since: datetime, until: datetime | None = None) -> list[Result]:
         """Results of one check with `started_at` in [since, until), oldest first."""

@@ -64,13 +64,17 @@ class DynamoStore:
     # -- HistoryStore ----------------------------------------------------------------------
 
     def put_results(self, run: TierRun) -> None:
-        """Every result and the run summary, 25 items per BatchWriteItem."""
+        """Every result, 25 items per BatchWriteItem."""
         expires = expiry(self.now(), self.history_days)
         items = [_result_item(r, expires) for r in run.results]
-        items.append(_run_item(run, expires))
         for start in range(0, len(items), WRITE_BATCH):
             chunk = items[start : start + WRITE_BATCH]
             self._write_batch([{"PutRequest": {"Item": _serialize(i)}} for i in chunk])
+
+    def put_summary(self, run: TierRun) -> None:
+        """The run summary (`tier#{tier}`, `run#{started_at}`), written once alerts went out."""
+        item = _run_item(run, expiry(self.now(), self.history_days))
+        self.client.put_item(TableName=self.table, Item=_serialize(item))
 
     def _write_batch(self, requests: list[dict[str, Any]]) -> None:
         pending: dict[str, Any] = {self.table: requests}

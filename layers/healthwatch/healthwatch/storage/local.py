@@ -55,8 +55,10 @@ class LocalStore:
     def write_run(self, run: TierRun) -> str:
         key = result_key(run)
         atomic_write(self.root / key, jsonl(run))
-        atomic_write(self.root / latest_key(run.tier), latest_document(run))
         return key
+
+    def write_latest(self, run: TierRun) -> None:
+        atomic_write(self.root / latest_key(run.tier), latest_document(run))
 
     def put_document(self, key: str, body: bytes, content_type: str) -> None:
         atomic_write(self._path(key), body)
@@ -74,6 +76,9 @@ class LocalStore:
     # HistoryStore
     def put_results(self, run: TierRun) -> None:
         """Nothing extra: the local history is read from the result files themselves."""
+
+    def put_summary(self, run: TierRun) -> None:
+        """Nothing extra: `latest/{tier}.json` holds the last run's summary."""
 
     def query(self, check_id: str, since: datetime, until: datetime | None = None) -> list[Result]:
         return [r for r in self.query_all(since, until) if r.check_id == check_id]

@@ -24,6 +24,9 @@ class S3ResultStore:
     def write_run(self, run: TierRun) -> str:
         key = result_key(run)
         self.client.put_object(Bucket=self.bucket, Key=key, Body=jsonl(run), ContentType=JSON_LINES)
+        return key
+
+    def write_latest(self, run: TierRun) -> None:
         self.client.put_object(
             Bucket=self.bucket,
             Key=latest_key(run.tier),
@@ -31,7 +34,6 @@ class S3ResultStore:
             ContentType="application/json",
             CacheControl="no-cache",
         )
-        return key
 
     def put_document(self, key: str, body: bytes, content_type: str) -> None:
         self.client.put_object(
