@@ -19,4 +19,4 @@ CHAT = aws.chat_function(os.environ, logger)
 @event_source(data_class=SNSEvent)
 def handler(event: SNSEvent, context: Any) -> dict[str, Any]:
     """Raises when a delivery still fails: Lambda retries, then the failure queue has it."""
-    return CHAT(event.records)
+    return CHAT(event.records, context)

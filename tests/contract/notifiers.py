@@ -40,7 +40,7 @@ def event(**overrides: object) -> AlertEvent:
         target="https://agent.example.com/health",
         run_id="quick-2026-11-26T20-45-00Z-3f9a",
     )
-    return dataclasses.replace(base, **overrides)  # type: ignore[arg-type]
+    return dataclasses.replace(base, id="", **overrides)  # type: ignore[arg-type]
 
 
 class NotifierContract:

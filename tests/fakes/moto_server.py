@@ -188,6 +188,7 @@ class Stack:
             "RESULTS_BUCKET": self.outputs["ResultsBucket"],
             "HISTORY_TABLE": self.outputs["HistoryTable"],
             "ALERT_TOPIC_ARN": self.outputs["AlertTopicArn"],
+            "IDEMPOTENCY_TABLE": self.outputs["IdempotencyTable"],
             "HISTORY_DAYS": "30",
             "POWERTOOLS_SERVICE_NAME": "healthwatch",
             "POWERTOOLS_METRICS_NAMESPACE": "Healthwatch",

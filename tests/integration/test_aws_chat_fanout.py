@@ -28,7 +28,7 @@ def discord() -> Iterator[FakeDiscord]:
 
 
 @pytest.fixture
-def chat(aws_env, moto_server, monkeypatch, tmp_path, slack, discord):
+def chat(aws_env, moto_server, stack, monkeypatch, tmp_path, slack, discord):
     """A cold start of the chat function whose config's webhooks are Secrets Manager secrets."""
     slack.reset()
     discord.reset()
@@ -45,7 +45,22 @@ def chat(aws_env, moto_server, monkeypatch, tmp_path, slack, discord):
         tmp_path, [(unique(), "http://127.0.0.1:9/health")], notifications=notifications
     )
     monkeypatch.setenv("CHECKS_CONFIG", str(config))
+    # A delivery table of its own, with the template's key schema: what one test posted is
+    # not remembered by the next.
+    monkeypatch.setenv("IDEMPOTENCY_TABLE", make_idempotency_table(moto_server, stack))
     return load_handler(CHAT_FANOUT)
+
+
+def make_idempotency_table(moto_server, stack) -> str:
+    props = stack.template["Resources"]["IdempotencyTable"]["Properties"]
+    name = f"idempotency-{uuid.uuid4().hex[:8]}"
+    moto_server.client("dynamodb").create_table(
+        TableName=name,
+        AttributeDefinitions=props["AttributeDefinitions"],
+        KeySchema=props["KeySchema"],
+        BillingMode=props["BillingMode"],
+    )
+    return name
 
 
 def test_each_record_is_posted_to_slack_and_discord_in_their_shapes(
@@ -118,3 +133,32 @@ def test_a_cloudwatch_alarm_about_the_monitor_reaches_chat(chat, slack, discord,
     assert "self-monitoring" in message["text"]
     assert "heartbeat" in message["blocks"][0]["text"]["text"].lower()
     assert "no datapoints were received" in str(discord.messages[0]["embeds"][0])
+
+
+def test_a_replayed_record_posts_nothing_new_even_in_a_new_container(
+    chat, slack, discord, lambda_context, monkeypatch
+):
+    # Given a record the function posted to both providers
+    record = event("sns-alert-triggered.json")
+    assert chat.handler(record, lambda_context)["posted"] == 1
+    assert len(slack.messages) == 1 and len(discord.messages) == 1
+    # When SNS delivers it again, to this container and to a fresh one (a cold start)
+    chat.handler(record, lambda_context)
+    fresh = load_handler(CHAT_FANOUT)
+    fresh.handler(record, lambda_context)
+    # Then nobody sees it twice: the deliveries are remembered in the idempotency table
+    assert len(slack.messages) == 1 and len(discord.messages) == 1
+
+
+def test_a_half_failed_record_retried_in_a_new_container_posts_the_failed_provider_only(
+    chat, slack, discord, lambda_context
+):
+    discord.fail_next(10, status=500)
+    chat.CHAT.chat.sleep = lambda s: None
+    with pytest.raises(DeliveryError, match="discord"):
+        chat.handler(event("sns-alert-triggered.json"), lambda_context)
+    assert len(slack.messages) == 1 and discord.messages == []
+    discord.reset()
+    retry = load_handler(CHAT_FANOUT)  # Lambda's retry may land in another container
+    retry.handler(event("sns-alert-triggered.json"), lambda_context)
+    assert len(slack.messages) == 1 and len(discord.messages) == 1

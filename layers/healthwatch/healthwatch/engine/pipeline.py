@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import secrets as _random
+import socket
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, TypeVar
 
-from healthwatch.alerting.dispatch import Claims, Decide, Dispatcher
+from healthwatch.alerting.dispatch import DEFAULT_LEASE_S, Claims, Decide, Dispatcher
 from healthwatch.alerting.maintenance import active_window
 from healthwatch.alerting.state import apply
 from healthwatch.engine.scheduler import MAX_WORKERS, RunContext, probe_all
@@ -29,6 +31,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("healthwatch.engine")
 T = TypeVar("T")
+LEASE_MARGIN_S = 5.0  # clock skew between the run that leased and the one that reads it
 
 
 @dataclass
@@ -41,11 +44,18 @@ class Ports:
     notifier: Notifier | None = None  # one destination; `notifiers` for several
     notifiers: Sequence[Notifier] = ()
     slo: SloBurnAlerts | None = None  # claimed with the run's other alerts
+    # Whether the run named by an outbox lease has died (locally: its process is gone).
+    owner_gone: Callable[[str], bool] | None = None
     # Called with each finished run (status page, reports).
     after_run: list[Callable[[TierRun], None]] = field(default_factory=list)
 
     def destinations(self) -> list[Notifier]:
         return [*self.notifiers, *([self.notifier] if self.notifier is not None else [])]
+
+
+def owner_name(run_id: str) -> str:
+    """`host:pid:run_id`: who holds an outbox lease, specific enough to tell it has died."""
+    return f"{socket.gethostname()}:{os.getpid()}:{run_id}"
 
 
 def new_run_id(tier: str, started: datetime) -> str:
@@ -95,7 +105,17 @@ def run_tier(
     duration_ms = round((time.monotonic() - t0) * 1000, 1)
     run = TierRun(ctx.run_id, tier, iso(started), duration_ms, results)
 
-    dispatcher = Dispatcher(ports.states, ports.destinations(), secrets, now, time_left)
+    dispatcher = Dispatcher(
+        ports.states,
+        ports.destinations(),
+        secrets,
+        now,
+        time_left,
+        owner=owner_name(ctx.run_id),
+        # No longer than this invocation can live: a dead run's leases lapse with it.
+        lease_s=time_left() + LEASE_MARGIN_S if time_left is not None else DEFAULT_LEASE_S,
+        owner_gone=ports.owner_gone or (lambda owner: False),
+    )
     claims = Claims()
     if states is not None:
         found = _guard(problems, secrets, "alert state", _claim, dispatcher, config, run, states)

@@ -22,17 +22,30 @@ class LocalNotifier:
 
     name = "alerts.jsonl"
     worst_case_s = 1.0
+    RECENT_BYTES = 1 << 20  # where a redelivered event would be: it was appended lately
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
 
     def send(self, event: AlertEvent) -> None:
+        """Append `event` unless its id is already among the recent lines: a run killed
+        after appending but before recording it in the outbox does not cause a repeat."""
         try:
+            if self._has(event.id):
+                return
             append_alert(self.path, event)
         except OSError as exc:
             raise DeliveryError(
                 f"{self.path.name}: cannot write {self.path} ({exc.strerror or exc})"
             ) from None
+
+    def _has(self, event_id: str) -> bool:
+        if not event_id or not self.path.exists():
+            return False
+        with open(self.path, "rb") as f:
+            f.seek(max(0, self.path.stat().st_size - self.RECENT_BYTES))
+            tail = f.read()
+        return f'"id": "{event_id}"'.encode() in tail
 
 
 def append_alert(path: Path, event: AlertEvent) -> None:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from healthwatch.engine import Ports, new_run_id
 from healthwatch.errors import DeliveryError, RunError
-from healthwatch.models import utcnow
+from healthwatch.models import AlertEvent, utcnow
 from healthwatch.notify.sns_message import alert_from_message
 from healthwatch.runtime import Runtime, lambda_support
 from healthwatch.runtime.chat import LazyChat
@@ -21,10 +21,13 @@ from healthwatch.runtime.settings import AwsSettings, settings
 
 if TYPE_CHECKING:
     from healthwatch.config import Config
+    from healthwatch.notify.chat import ChatProvider
     from healthwatch.secrets import Secrets
     from healthwatch.storage.dynamodb import DynamoStore
 
 log = logging.getLogger("healthwatch.runtime")
+
+IDEMPOTENCY_DAYS = 7  # how long a delivery is remembered: longer than SNS and Lambda retry
 
 
 def ports(config: Config, env: AwsSettings, secrets: Secrets) -> Ports:
@@ -36,7 +39,7 @@ def ports(config: Config, env: AwsSettings, secrets: Secrets) -> Ports:
     assert env.results_bucket and env.alert_topic_arn
     table = history(env)
     results = S3ResultStore(client("s3"), env.results_bucket)
-    sns = SnsNotifier(client("sns"), env.alert_topic_arn, worst_case_s=SNS_WORST_CASE_S)
+    sns = SnsNotifier(client("sns"), env.alert_topic_arn, attempts=1, worst_case_s=SNS_WORST_CASE_S)
     return Ports(
         states=table,
         results=results,
@@ -99,18 +102,49 @@ def tier_function(environ: Mapping[str, str], logger: Any) -> TierFunction:
     return TierFunction(env, runtime, tiers, logger)
 
 
-@dataclass
 class ChatFunction:
-    """The chat function: SNS alert records in, one post per configured chat provider."""
+    """The chat function: SNS alert records in, one post per configured chat provider.
 
-    env: AwsSettings
-    secrets: Secrets
-    chat: LazyChat
-    logger: Any
+    Each post is idempotent on (event id, provider) through Powertools' idempotency
+    utility over `IDEMPOTENCY_TABLE`: SNS's at-least-once redelivery and Lambda's retry of
+    a half-failed invocation post only where no earlier attempt succeeded.
+    """
 
-    def __call__(self, records: Any) -> dict[str, Any]:
-        """Raises when a delivery still fails after its retries: Lambda retries the event,
-        then sends it to the failure queue. Nothing is dropped silently."""
+    def __init__(self, env: AwsSettings, secrets: Secrets, chat: LazyChat, logger: Any) -> None:
+        from aws_lambda_powertools.utilities.idempotency import (
+            DynamoDBPersistenceLayer,
+            IdempotencyConfig,
+            idempotent_function,
+        )
+
+        self.env, self.secrets, self.chat, self.logger = env, secrets, chat, logger
+        table = env.require("IDEMPOTENCY_TABLE").idempotency_table
+        assert table
+        persistence = DynamoDBPersistenceLayer(table_name=table, boto3_client=client("dynamodb"))
+        self.idempotency = IdempotencyConfig(
+            event_key_jmespath="[id, provider]",
+            expires_after_seconds=IDEMPOTENCY_DAYS * 86400,
+            raise_on_no_idempotency_key=True,
+        )
+        self._post_once = idempotent_function(
+            data_keyword_argument="delivery",
+            persistence_store=persistence,
+            config=self.idempotency,
+        )(self._post)
+
+    def _post(self, delivery: dict[str, Any]) -> dict[str, Any]:
+        provider = self._providers()[delivery["provider"]]
+        provider.send(AlertEvent.from_dict(delivery["event"]), self.chat.session, self.chat.sleep)
+        return {"posted": delivery["provider"]}
+
+    def _providers(self) -> dict[str, ChatProvider]:
+        return {p.name: p for p in self.chat.notifier.providers}
+
+    def __call__(self, records: Any, context: Any = None) -> dict[str, Any]:
+        """Raises when a post still fails after its retries: Lambda retries the event (only
+        the providers that failed are posted again), then sends it to the failure queue."""
+        if context is not None:
+            self.idempotency.register_lambda_context(context)
         posted, failed = 0, []
         for record in records:
             alert = alert_from_message(record.sns.message)
@@ -120,17 +154,26 @@ class ChatFunction:
                 check_id=alert.check_id, event=alert.event, run_id=alert.run_id, tier=alert.tier
             )
             try:
-                self.chat.notifier.send(alert)
-                posted += 1
-            except DeliveryError as exc:
-                text = self.secrets.redact(str(exc))
-                self.logger.error("chat delivery failed", extra={"error": text})
-                failed.append(text)
+                providers = self._providers()
+            except DeliveryError as exc:  # a webhook secret that cannot be read
+                failed.append(self.secrets.redact(str(exc)))
+                continue
+            ok = True
+            for name in providers:
+                delivery = {"id": alert.id, "provider": name, "event": alert.to_dict()}
+                try:
+                    self._post_once(delivery=delivery)
+                except Exception as exc:  # one provider's failure: the others still go
+                    text = self.secrets.redact(str(exc)) or type(exc).__name__
+                    self.logger.error("chat delivery failed", extra={"error": text})
+                    failed.append(text)
+                    ok = False
+            posted += ok
         if failed:
             raise DeliveryError("; ".join(failed))
-        providers = len(self.chat.notifier.providers)
-        self.logger.info("alerts posted", extra={"posted": posted, "providers": providers})
-        return {"posted": posted, "providers": providers}
+        count = len(self.chat.notifier.providers)
+        self.logger.info("alerts posted", extra={"posted": posted, "providers": count})
+        return {"posted": posted, "providers": count}
 
 
 def chat_function(environ: Mapping[str, str], logger: Any) -> ChatFunction:
@@ -140,6 +183,5 @@ def chat_function(environ: Mapping[str, str], logger: Any) -> ChatFunction:
     config = load_config_from_env(env)
     secrets = aws_secrets()
     lambda_support.redact_logs(logger, secrets)
-    return ChatFunction(
-        env, secrets, LazyChat(config.notifications, http_session(4), secrets), logger
-    )
+    chat = LazyChat(config.notifications, http_session(4), secrets)
+    return ChatFunction(env, secrets, chat, logger)

@@ -16,12 +16,12 @@ HTTP_POOL = 64  # connections kept per host: matches the engine's worker count
 # Every AWS call: bounded, so the worst case of a run can be written down (README, "Time
 # budgets"). Standard retry mode retries throttling, 5xx and connection errors, with
 # exponential backoff of at most 20 s between attempts (base 0.5 s: 0.5, 1 s here).
-AWS_CONNECT_TIMEOUT_S = 3.0
-AWS_READ_TIMEOUT_S = 10.0
+AWS_CONNECT_TIMEOUT_S = 2.0
+AWS_READ_TIMEOUT_S = 5.0
 AWS_ATTEMPTS = 3
 AWS_CALL_WORST_CASE_S = AWS_ATTEMPTS * (AWS_CONNECT_TIMEOUT_S + AWS_READ_TIMEOUT_S) + 0.5 + 1.0
-# SnsNotifier makes 2 attempts of its own (with at most 0.8 s between): 2 client calls.
-SNS_WORST_CASE_S = 2 * AWS_CALL_WORST_CASE_S + 0.8
+# The SnsNotifier on AWS makes one call (the client's own attempts retry it).
+SNS_WORST_CASE_S = AWS_CALL_WORST_CASE_S
 
 
 def http_session(workers: int = HTTP_POOL) -> requests.Session:

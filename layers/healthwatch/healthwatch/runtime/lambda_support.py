@@ -81,7 +81,7 @@ def _tier_of_rules(resources: Sequence[str], tiers: Sequence[str]) -> str | None
 
 # Kept back from Lambda's remaining time for what follows delivery (summaries, the status
 # page, metrics): the time budget of one run's tail.
-TAIL_RESERVE_S = 2 * 15.0 + 5.0
+TAIL_RESERVE_S = 15.0
 
 
 def time_left(context: Any) -> Callable[[], float] | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -51,8 +52,25 @@ def build(
         notifiers=notifiers,
         slo=slo_burn(config, store, store),
         after_run=after_run_hooks(config, results=store, history=store),
+        owner_gone=process_gone,
     )
     return Runtime(config, secrets, session, ports)
+
+
+def process_gone(owner: str) -> bool:
+    """A lease held by a run on this machine whose process no longer exists (killed, say):
+    its events need not wait for the lease to lapse."""
+    host, _, rest = owner.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        return False
+    return False
 
 
 def history(directory: str | Path) -> LocalStore:

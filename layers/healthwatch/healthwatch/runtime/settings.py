@@ -16,11 +16,13 @@ STACK_OUTPUTS = {
     "ResultsBucket": "RESULTS_BUCKET",
     "HistoryTable": "HISTORY_TABLE",
     "AlertTopicArn": "ALERT_TOPIC_ARN",
+    "IdempotencyTable": "IDEMPOTENCY_TABLE",
 }
 _WHAT = {
     "RESULTS_BUCKET": "the results bucket",
     "HISTORY_TABLE": "the history table",
     "ALERT_TOPIC_ARN": "the alert topic",
+    "IDEMPOTENCY_TABLE": "the chat function's delivery table",
 }
 
 
@@ -39,6 +41,9 @@ class AwsSettings(BaseModel):
         None,
         alias="ALERT_TOPIC_ARN",
         pattern=r"^arn:[a-z\-]+:sns:[a-z0-9\-]+:\d{12}:[A-Za-z0-9_\-]+$",
+    )
+    idempotency_table: str | None = Field(
+        None, alias="IDEMPOTENCY_TABLE", pattern=r"^[A-Za-z0-9_.\-]{3,255}$"
     )
     checks_config: str = Field("checks.yaml", alias="CHECKS_CONFIG", min_length=1)
     history_days: int = Field(30, alias="HISTORY_DAYS", ge=1, le=3650)
