@@ -21,6 +21,7 @@ LAYERS: dict[str, int] = {
     "models": 1,
     "errors": 1,
     "durations": 1,
+    "urls": 1,
     "config": 2,
     "conditions": 2,
     "secrets": 2,

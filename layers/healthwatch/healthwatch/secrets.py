@@ -143,6 +143,33 @@ class Secrets:
         return _walk(obj, self.redact)
 
 
+_ANY_REFERENCE = re.compile(r"\$\{([^}]*)(\}?)")
+_NAMES = {
+    "env": re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$"),
+    "secret": re.compile(r"^[A-Za-z0-9/_+=.@!-]+$"),
+    "ssm": re.compile(r"^/?[A-Za-z0-9/_.-]+$"),
+}
+
+
+def reference_problems(text: str) -> list[str]:
+    """What is wrong with each `${...}` in `text` (empty when every one is well-formed)."""
+    problems = []
+    for match in _ANY_REFERENCE.finditer(text):
+        body, closed = match.group(1), match.group(2)
+        shown = match.group(0)[:60]
+        kind, colon, name = body.partition(":")
+        if not closed:
+            problems.append(f"unterminated reference {shown!r}: close it with }}")
+        elif kind not in _NAMES or not colon:
+            use = "${secret:NAME}, ${ssm:/path} or ${env:NAME}"
+            problems.append(f"unknown reference {shown!r}: use {use}")
+        elif not name.strip():
+            problems.append(f"empty reference {shown!r}: name the {kind} to read")
+        elif not _NAMES[kind].match(name.strip()):
+            problems.append(f"invalid {kind} name in {shown!r}")
+    return problems
+
+
 def has_reference(text: str) -> bool:
     return bool(REFERENCE.search(text))
 

@@ -48,7 +48,11 @@ _NS_PER_UNIT: Final = {
     "m": 60_000_000_000,
     "h": 3_600_000_000_000,
 }
-_MAX_NS: Final = 2**63 - 1  # Go's time.Duration is an int64 of nanoseconds
+_MAX_NS: Final = 2**63 - 1
+# A number followed by letters: meant as a duration, so its unit must be one Go knows.
+_DURATION_LIKE: Final = re.compile(
+    r"^[+-]?(\d+(\.\d*)?|\.\d+)([a-zA-Z\u00b5\u03bc]+(\d+(\.\d*)?)?)+$"
+)  # Go's time.Duration is an int64 of nanoseconds
 _ORDER: Final = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
 
 
@@ -224,6 +228,15 @@ def parse_condition(text: str) -> Condition:
         raise _error(text, f"{name}() works only with == and !=, not {op}")
     if len(special) == 2:
         raise _error(text, "pat() and any() compare with a value; only one side may use them")
+    if op in _ORDER:
+        for operand in (left, right):
+            value = operand.text if isinstance(operand, _Literal) else ""
+            if _DURATION_LIKE.match(value) and _duration_ms(value) is None:
+                raise _error(
+                    text,
+                    f"unknown duration unit in {value!r}: use Go's (ns, us, µs, ms, s, m, h), "
+                    "e.g. 48h for two days",
+                )
     return Condition(text, op, left, right)
 
 

@@ -11,40 +11,189 @@ from pydantic import ValidationError
 
 from healthwatch.config.schema import Check, Config, Defaults, Plugins, format_loc, suggest
 from healthwatch.errors import ConfigError
+from healthwatch.secrets import reference_problems
+
+MAX_CONFIG_BYTES = 4 << 20  # a config of 10,000 checks is about 2 MB
+MAX_EXPANDED_NODES = 200_000  # what aliases may expand to: a bomb stops here, not in memory
 
 
 def load_config(path: str | Path, plugins: Plugins) -> Config:
     """The config in `path`, or a ConfigError naming the file and every problem."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        with open(path, "rb") as f:
+            raw = f.read(MAX_CONFIG_BYTES + 1)
     except OSError as exc:
         raise ConfigError(str(path), [f"cannot read the file: {exc.strerror}"]) from None
-    return parse_config(text, plugins, str(path))
+    return parse_config(raw, plugins, str(path))
 
 
-def parse_config(text: str, plugins: Plugins, source: str = "<config>") -> Config:
+def parse_config(text: str | bytes, plugins: Plugins, source: str = "<config>") -> Config:
+    """Parse and validate: UTF-8 text, at most `MAX_CONFIG_BYTES`, no duplicate keys, aliases
+    that stay small. Every problem is a ConfigError naming `source` and the line."""
+    data, lines = read_yaml(text, source)
+    if not isinstance(data, dict):
+        raise ConfigError(source, ["the file must be a mapping with `tiers` and `checks`"])
+    problems = secret_reference_problems(data, lines)
+    if problems:
+        raise ConfigError(source, problems)
     try:
-        data = yaml.safe_load(text)
+        return Config.model_validate(data, context={"plugins": plugins})
+    except ValidationError as exc:
+        raise ConfigError(source, _describe(exc, data, lines, plugins)) from None
+
+
+def read_yaml(text: str | bytes, source: str) -> tuple[Any, dict[tuple[Any, ...], int]]:
+    """The document, and the line of every key path, read once with libyaml."""
+    raw = text.encode("utf-8") if isinstance(text, str) else text
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ConfigError(
+            source, [f"the file is over {MAX_CONFIG_BYTES >> 20} MiB: not a config we read"]
+        )
+    try:
+        decoded = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ConfigError(
+            source,
+            [f"line {line}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start})"],
+        ) from None
+    loader = _Loader(decoded)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None, {}
+        lines, problems = _walk(node)
+        if problems:
+            raise ConfigError(source, problems)
+        return loader.construct_document(node), lines
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}: " if mark is not None else ""
         raise ConfigError(
-            source, [f"{where}not valid YAML ({getattr(exc, 'problem', exc)})"]
+            source, [f"{where}not valid YAML ({getattr(exc, 'problem', None) or exc})"]
         ) from None
-    if not isinstance(data, dict):
-        raise ConfigError(source, ["the file must be a mapping with `tiers` and `checks`"])
-    try:
-        return Config.model_validate(data, context={"plugins": plugins})
-    except ValidationError as exc:
-        raise ConfigError(source, _describe(exc, data, text, plugins)) from None
+    finally:
+        loader.dispose()
 
 
-def _describe(exc: ValidationError, data: dict[str, Any], text: str, plugins: Plugins) -> list[str]:
-    lines = _line_index(text)
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _walk(root: yaml.Node) -> tuple[dict[tuple[Any, ...], int], list[str]]:
+    """Lines of key paths, duplicate keys, and how far aliases expand, in one pass.
+
+    A node reached a second time is an alias: its size is counted again (that is what
+    constructing it costs) but its insides are not walked again.
+    """
+    index: dict[tuple[Any, ...], int] = {}
+    problems: list[str] = []
+    sizes: dict[int, int] = {}
+
+    def size(node: yaml.Node) -> int:
+        known = sizes.get(id(node))
+        if known is not None:
+            return known
+        sizes[id(node)] = 1  # a node that contains itself counts once
+        total = 1
+        if isinstance(node, yaml.MappingNode):
+            total += sum(size(k) + size(v) for k, v in node.value)
+        elif isinstance(node, yaml.SequenceNode):
+            total += sum(size(item) for item in node.value)
+        sizes[id(node)] = min(total, MAX_EXPANDED_NODES + 1)
+        return sizes[id(node)]
+
+    seen: set[int] = set()
+    stack: list[tuple[yaml.Node, tuple[Any, ...]]] = [(root, ())]
+    while stack:
+        node, path = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            first: dict[Any, int] = {}
+            for key_node, value_node in node.value:
+                key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
+                line = key_node.start_mark.line + 1
+                if key is not None and key != "<<":
+                    if key in first:
+                        where = ".".join(str(p) for p in (*path, key))
+                        problems.append(
+                            f"line {line}: duplicate key {key!r} ({where}), first at line "
+                            f"{first[key]}: a second one would silently replace the first"
+                        )
+                    else:
+                        first[key] = line
+                    index.setdefault((*path, key), line)
+                stack.append((value_node, (*path, key)))
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                index.setdefault((*path, i), item.start_mark.line + 1)
+                stack.append((item, (*path, i)))
+    if size(root) > MAX_EXPANDED_NODES:
+        problems.append(
+            f"line {root.start_mark.line + 1}: aliases expand to more than "
+            f"{MAX_EXPANDED_NODES:,} values: refused"
+        )
+    return index, problems
+
+
+def secret_reference_problems(data: Any, lines: dict[tuple[Any, ...], int]) -> list[str]:
+    """Every `${...}` in a string must be a well-formed reference: `${secret:NAME}`,
+    `${ssm:/path}` or `${env:NAME}`; anything else would be sent as it is written."""
+    problems = []
+    stack: list[tuple[Any, tuple[Any, ...]]] = [(data, ())]
+    while stack:
+        value, path = stack.pop()
+        if isinstance(value, dict):
+            stack.extend((v, (*path, k)) for k, v in value.items())
+        elif isinstance(value, list):
+            stack.extend((v, (*path, i)) for i, v in enumerate(value))
+        elif isinstance(value, str) and "${" in value:
+            for problem in reference_problems(value):
+                line = _nearest_line(lines, path)
+                where = f"line {line}: " if line else ""
+                problems.append(f"{where}{format_loc(list(path))}: {problem}")
+    return sorted(problems)
+
+
+def _nearest_line(lines: dict[tuple[Any, ...], int], path: tuple[Any, ...]) -> int | None:
+    for n in range(len(path), 0, -1):
+        line = lines.get(tuple(path[:n]))
+        if line is not None:
+            return line
+    return None
+
+
+_PATH = re.compile(r"^([A-Za-z_]\w*(?:\[\d+\]|\.[A-Za-z_]\w*)*): (.+)$", re.S)
+
+
+def _located(errors: list[Any]) -> list[Any]:
+    """Errors of the cross-field checks come as one message naming each field's path
+    (`checks[3].tier: unknown tier`): split them, each at its own location."""
+    out = []
+    for err in errors:
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        parts = msg.split("; ")
+        matches = [_PATH.match(p) for p in parts]
+        if err["loc"] or not all(matches):
+            out.append(err)
+            continue
+        for m in matches:
+            assert m is not None
+            loc = tuple(
+                int(x) if x.isdigit() else x for x in re.findall(r"[A-Za-z_]\w*|\d+", m.group(1))
+            )
+            out.append({**err, "loc": loc, "msg": m.group(2), "type": "value_error"})
+    return out
+
+
+def _describe(
+    exc: ValidationError, data: dict[str, Any], lines: dict[tuple[Any, ...], int], plugins: Plugins
+) -> list[str]:
     known = set(Defaults.model_fields) | set(Check.model_fields) | plugins.option_keys()
     out = []
-    for err in exc.errors():
+    for err in _located(exc.errors()):
         loc = list(err["loc"])
         # Errors in a check's type options come back under the model-validator; pydantic
         # nests them in the message, so keep the location we have.
@@ -76,27 +225,3 @@ def _describe(exc: ValidationError, data: dict[str, Any], text: str, plugins: Pl
             msg = msg[len("Value error, ") :]
         out.append(f"{where}{field}{who}: {msg}")
     return out
-
-
-def _line_index(text: str) -> dict[tuple[Any, ...], int]:
-    """Map every key path in the YAML document to its 1-based line."""
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError:
-        return {}
-    index: dict[tuple[Any, ...], int] = {}
-
-    def walk(node: yaml.Node, path: tuple[Any, ...]) -> None:
-        if isinstance(node, yaml.MappingNode):
-            for key_node, value_node in node.value:
-                key = key_node.value
-                index[(*path, key)] = key_node.start_mark.line + 1
-                walk(value_node, (*path, key))
-        elif isinstance(node, yaml.SequenceNode):
-            for i, item in enumerate(node.value):
-                index[(*path, i)] = item.start_mark.line + 1
-                walk(item, (*path, i))
-
-    if root is not None:
-        walk(root, ())
-    return index

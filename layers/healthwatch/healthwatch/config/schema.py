@@ -32,6 +32,62 @@ Duration = Annotated[float, BeforeValidator(parse_duration)]
 ID_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
 _RATE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
 _WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_WEEKDAY_NAMES = {
+    **{d: d for d in _WEEKDAYS},
+    **dict(
+        zip(
+            ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"),
+            _WEEKDAYS,
+            strict=True,
+        )
+    ),
+    "day": "day",
+}
+MAX_THRESHOLD = 100  # consecutive attempts or runs: more would never alert (or resolve)
+# EventBridge Scheduler's cron(): minutes hours day-of-month month day-of-week year.
+_CRON_FIELDS = (
+    ("minutes", r"[0-9,\-*/]+", 0, 59),
+    ("hours", r"[0-9,\-*/]+", 0, 23),
+    ("day-of-month", r"[0-9,\-*/?LW]+", 1, 31),
+    ("month", r"[0-9A-Za-z,\-*/]+", 1, 12),
+    ("day-of-week", r"[0-9A-Za-z,\-*/?L#]+", 1, 7),
+    ("year", r"[0-9,\-*/]+", 1970, 2199),
+)
+
+
+def schedule_problem(value: str) -> str | None:
+    """Why EventBridge Scheduler would refuse `value` (`rate(...)` or six-field `cron(...)`)."""
+    rate = _RATE.match(value)
+    if rate:
+        n, unit = int(rate.group(1)), rate.group(2)
+        if n == 0:
+            return "a rate must be at least 1"
+        if (n == 1) != (not unit.endswith("s")):
+            one = unit.rstrip("s")
+            return f"write rate(1 {one}) or rate(N {one}s): Scheduler takes no other form"
+        return None
+    if value.startswith("rate("):
+        return "expected rate(N minutes|hours|days)"
+    cron = re.fullmatch(r"cron\((.*)\)", value)
+    if not cron:
+        return "expected rate(N minutes|hours|days) or cron(minutes hours day month weekday year)"
+    fields = cron.group(1).split()
+    if len(fields) != 6:
+        return (
+            "cron() takes 6 fields (minutes hours day-of-month month day-of-week year), "
+            f"got {len(fields)}"
+        )
+    for (name, chars, low, high), field in zip(_CRON_FIELDS, fields, strict=True):
+        if not re.fullmatch(chars, field):
+            return f"cron(): invalid {name} {field!r}"
+        for number in re.findall(r"\d+", field.split("#")[0]):
+            if not low <= int(number) <= high and not (name == "minutes" and "/" in field):
+                return f"cron(): {name} {number} is out of range {low}-{high}"
+    if "?" not in (fields[2] + fields[4]):
+        return "cron(): day-of-month or day-of-week must be ? (Scheduler takes one of them)"
+    if fields[2] == "?" and fields[4] == "?":
+        return "cron(): day-of-month and day-of-week cannot both be ?"
+    return None
 
 
 class Registry(Protocol):
@@ -75,9 +131,9 @@ class Strict(BaseModel):
 
 class Defaults(Strict):
     timeout: Duration = 5.0
-    failure_threshold: int = Field(default=3, ge=1)
+    failure_threshold: int = Field(default=3, ge=1, le=MAX_THRESHOLD)
     retry_interval: Duration = 10.0
-    success_threshold: int = Field(default=1, ge=1)
+    success_threshold: int = Field(default=1, ge=1, le=MAX_THRESHOLD)
     reminder_interval: Duration = 21600.0
 
 
@@ -99,11 +155,10 @@ class TierConfig(Strict):
     @field_validator("schedule")
     @classmethod
     def _schedule(cls, value: str) -> str:
-        if not (_RATE.match(value) or value.startswith("cron(")):
-            raise ValueError("expected rate(N minutes|hours|days) or cron(...)")
-        if (m := _RATE.match(value)) and int(m.group(1)) == 0:
-            raise ValueError("a rate must be at least 1")
-        return value
+        problem = schedule_problem(value.strip())
+        if problem:
+            raise ValueError(problem)
+        return value.strip()
 
     @property
     def period_seconds(self) -> float | None:
@@ -135,9 +190,9 @@ class Check(Strict):
     conditions: list[str] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)
     timeout: Duration | None = None
-    failure_threshold: int | None = Field(default=None, ge=1)
+    failure_threshold: int | None = Field(default=None, ge=1, le=MAX_THRESHOLD)
     retry_interval: Duration | None = None
-    success_threshold: int | None = Field(default=None, ge=1)
+    success_threshold: int | None = Field(default=None, ge=1, le=MAX_THRESHOLD)
     reminder_interval: Duration | None = None
 
     _options: Any = PrivateAttr(default=None)
@@ -253,9 +308,9 @@ class MaintenanceWindow(Strict):
     def _days(cls, values: list[str]) -> list[str]:
         out = []
         for v in values:
-            day = v.strip().lower()[:3]
-            if day not in _WEEKDAYS and day != "day":
-                raise ValueError(f"unknown weekday {v!r} (mon..sun or day)")
+            day = _WEEKDAY_NAMES.get(str(v).strip().lower())
+            if day is None:
+                raise ValueError(f"unknown weekday {v!r} (mon..sun, monday..sunday, or day)")
             out.append(day)
         return out
 

@@ -6,7 +6,6 @@ Not a probe type: `known_types()` passes over modules whose name starts with `_`
 from __future__ import annotations
 
 import json
-import re
 import time
 from typing import Annotated, Any
 
@@ -17,6 +16,7 @@ from healthwatch.errors import ErrorKind, ProbeError, error_text
 from healthwatch.probes import Observation, ProbeContext
 from healthwatch.probes.http import classify
 from healthwatch.secrets import REFERENCE
+from healthwatch.urls import http_url
 
 USER_AGENT = "healthwatch/0.1 (+synthetic monitor)"
 TOKEN_OPTION = "the `token` option"
@@ -29,9 +29,7 @@ def _not_blank(value: str) -> str:
 
 
 def _base_url(value: str) -> str:
-    if not re.match(r"^https?://[^/]+", value):
-        raise ValueError(f"expected an http:// or https:// URL, got {value!r}")
-    return value.rstrip("/")
+    return http_url(value).rstrip("/")
 
 
 # A credential option (a secret reference, or a literal): anything but blank.

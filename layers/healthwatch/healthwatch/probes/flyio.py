@@ -6,7 +6,7 @@ import json
 import time
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Annotated, Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import requests
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
@@ -17,6 +17,7 @@ from healthwatch.models import Status, iso, parse_iso, worst
 from healthwatch.probes import Category, Observation, ProbeContext
 from healthwatch.probes._vendor import USER_AGENT, ms_since
 from healthwatch.probes.http import classify
+from healthwatch.urls import http_url
 
 if TYPE_CHECKING:
     from healthwatch.config import Check
@@ -58,11 +59,7 @@ class Options(BaseModel):
     @field_validator("base_url")
     @classmethod
     def _base_url(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError(f"expected an http:// or https:// URL, got {value!r}")
-        value = value.rstrip("/")
-        return value.removesuffix("/v1")
+        return http_url(value).rstrip("/").removesuffix("/v1")
 
 
 def target(options: Options) -> str:

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from healthwatch.errors import ErrorKind, ProbeError, error_text
 from healthwatch.probes import Category, Observation, ProbeContext
 from healthwatch.secrets import has_reference
+from healthwatch.urls import http_url
 
 if TYPE_CHECKING:
     from healthwatch.config import Check
@@ -47,12 +48,7 @@ class Options(BaseModel):
     @field_validator("url")
     @classmethod
     def _url(cls, value: str) -> str:
-        if "${" in value.split("//", 1)[-1].split("/", 1)[0]:
-            return value  # host from a reference: checked when resolved
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError(f"expected an http:// or https:// URL, got {value!r}")
-        return value
+        return http_url(value)
 
 
 def target(options: Options) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from typing import TYPE_CHECKING, Any, Literal
-from urllib.parse import urlsplit
 
 import requests
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -14,6 +13,7 @@ from healthwatch.models import Status
 from healthwatch.probes import Category, Observation, ProbeContext
 from healthwatch.probes._vendor import USER_AGENT, ms_since
 from healthwatch.probes.http import classify
+from healthwatch.urls import http_url
 
 if TYPE_CHECKING:
     from healthwatch.config import Check
@@ -47,10 +47,7 @@ class Options(BaseModel):
     def _page(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError(f"expected an http:// or https:// URL, got {value!r}")
-        value = value.rstrip("/")
+        value = http_url(value).rstrip("/")
         for suffix in (SUMMARY_PATH, "/api/v2/status.json", "/api/v2"):
             value = value.removesuffix(suffix)
         return value
