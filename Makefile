@@ -41,6 +41,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_engine.py
+	$(BIN)/python benchmarks/bench_config.py
 
 ## sam validate --lint + sam build (needs the AWS SAM CLI); checks.yaml goes into each function
 SAM    ?= sam

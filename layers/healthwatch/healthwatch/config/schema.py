@@ -197,8 +197,9 @@ class Check(Strict):
 
     _options: Any = PrivateAttr(default=None)
     _target: str = PrivateAttr(default="")
-    _conditions: list[Condition] = PrivateAttr(default_factory=list)
-    _warnings: list[Condition] = PrivateAttr(default_factory=list)
+    # Plain defaults, no factories: pydantic inspects a factory's signature per instance.
+    _conditions: list[Condition] = PrivateAttr(default=[])
+    _warnings: list[Condition] = PrivateAttr(default=[])
 
     @model_validator(mode="after")
     def _type_options(self, info: ValidationInfo) -> Check:
