@@ -28,6 +28,8 @@ def observe(check: Check, ctx: ProbeContext) -> Observation:
         obs = Observation(error=str(exc), error_kind=exc.kind)
     except SecretError as exc:  # its message names the reference, never a value
         obs = Observation(error=error_text(ErrorKind.SECRET, str(exc)), error_kind=ErrorKind.SECRET)
+    except RecursionError:  # the answer, not the probe: JSON (or XML) nested too deep to read
+        obs = failure(ErrorKind.INVALID_JSON, "the answer is nested too deep to read")
     except Exception as exc:  # a probe bug: the check is down, the tier goes on
         obs = failure(ErrorKind.PROBE_ERROR, type(exc).__name__)
         log.warning("probe raised", extra={"check_id": check.id, "error": type(exc).__name__})

@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import json
 import socket
+import sys
 import time
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urljoin, urlsplit
@@ -120,6 +121,12 @@ def probe(check: Check, ctx: ProbeContext) -> Observation:
     if "BODY" in uses and _wants_json(check) and body:
         try:
             json.loads(body)
+        except RecursionError:
+            obs.error = error_text(
+                ErrorKind.INVALID_JSON,
+                f"body is JSON nested {nesting_depth(body):,} levels deep; "
+                f"at most about {sys.getrecursionlimit() - 50} can be read",
+            )
         except json.JSONDecodeError as exc:
             obs.error = error_text(
                 ErrorKind.INVALID_JSON, f"body is not JSON ({exc.msg} at char {exc.pos})"
@@ -129,6 +136,28 @@ def probe(check: Check, ctx: ProbeContext) -> Observation:
     if "CERTIFICATE_EXPIRATION" in uses and urlsplit(url).scheme == "https":
         _certificate(obs, url, opts, ctx)
     return obs
+
+
+def nesting_depth(body: bytes) -> int:
+    """The deepest nesting of arrays and objects in a JSON text (strings skipped)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for byte in body:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):
+            depth += 1
+            deepest = max(deepest, depth)
+        elif byte in (0x5D, 0x7D):
+            depth -= 1
+    return deepest
 
 
 def _certificate(obs: Observation, url: str, opts: Options, ctx: ProbeContext) -> None:
@@ -191,7 +220,12 @@ def _read_capped(resp: requests.Response, cap: int, deadline: float, timeout: fl
         raise ProbeError(
             ErrorKind.DECODE_ERROR, "body does not match its Content-Encoding"
         ) from None
-    except (urllib3.exceptions.HTTPError, OSError):
+    except (urllib3.exceptions.HTTPError, OSError) as exc:
+        problem = protocol_problem(repr(exc))  # a bad chunk, a short body: not a reset
+        if problem and getattr(resp.raw, "chunked", False) and "IncompleteRead" in repr(exc):
+            problem = "the answer is not valid HTTP: a bad or cut-short chunk in a chunked body"
+        if problem:
+            raise ProbeError(ErrorKind.PROTOCOL_ERROR, problem) from None
         raise ProbeError(
             ErrorKind.CONNECTION_RESET, "connection closed before a complete answer"
         ) from None
@@ -203,6 +237,11 @@ def _read_capped(resp: requests.Response, cap: int, deadline: float, timeout: fl
 def _socket(resp: requests.Response) -> socket.socket | None:
     # urllib3 2: the live connection while streaming (None once released)
     sock = getattr(getattr(resp.raw, "_connection", None), "sock", None)
+    if not isinstance(sock, socket.socket):
+        # A server that closes after answering (HTTP/1.0, `Connection: close`): http.client
+        # let go of the connection's socket, but the response still reads from it.
+        reader = getattr(getattr(resp.raw, "_fp", None), "fp", None)
+        sock = getattr(getattr(reader, "raw", None), "_sock", None)
     return sock if isinstance(sock, socket.socket) else None
 
 
@@ -250,8 +289,12 @@ def classify(exc: requests.exceptions.RequestException, timeout: float) -> tuple
         return ErrorKind.TOO_MANY_REDIRECTS, "redirect limit reached"
     if isinstance(exc, requests.exceptions.InvalidURL | requests.exceptions.MissingSchema):
         return ErrorKind.INVALID_URL, type(exc).__name__
+    if isinstance(exc, requests.exceptions.ChunkedEncodingError):
+        return ErrorKind.PROTOCOL_ERROR, protocol_problem(repr(exc))
     if isinstance(exc, requests.exceptions.ConnectionError):
         text = repr(exc)
+        if "RemoteDisconnected" not in text and (problem := protocol_problem(text)):
+            return ErrorKind.PROTOCOL_ERROR, problem
         if (
             "NameResolutionError" in text
             or "Name or service not known" in text
@@ -266,6 +309,24 @@ def classify(exc: requests.exceptions.RequestException, timeout: float) -> tuple
             return ErrorKind.UNREACHABLE, "network unreachable"
         return ErrorKind.CONNECTION_ERROR, type(exc).__name__
     return ErrorKind.HTTP_ERROR, type(exc).__name__
+
+
+_PROTOCOL_PROBLEMS = (
+    ("got more than", "too many response headers"),
+    ("LineTooLong", "a status or header line too long"),
+    ("InvalidChunkLength", "bad chunk size in a chunked body"),
+    ("InvalidHeader", "an invalid response header"),
+    ("IncompleteRead", "the body ended before its Content-Length"),
+    ("BadStatusLine", "not an HTTP status line"),
+)
+
+
+def protocol_problem(text: str) -> str:
+    """What made an answer not valid HTTP, from the exception text ('' if it was not that)."""
+    for needle, problem in _PROTOCOL_PROBLEMS:
+        if needle in text:
+            return f"the answer is not valid HTTP: {problem}"
+    return ""
 
 
 def _tls_reason(exc: Exception) -> str:
