@@ -566,3 +566,30 @@ def test_a_broken_state_store_still_stores_the_results_and_reports(tmp_path):
     assert info.value.problems == ["alert state: disk full"]
     assert notifier.events == []  # an alert is sent only once its state is saved
     assert list((tmp_path / "results/results/tier=quick").rglob("health-check-*.json"))
+
+
+@pytest.mark.parametrize(
+    ("details", "expected"),
+    [
+        (
+            {"summary": "no machine can take traffic: 0901 critical"},
+            "flyio: no machine can take traffic: 0901 critical",
+        ),
+        ({}, "flyio: judged down by the probe"),
+    ],
+)
+def test_a_down_verdict_always_says_what_broke(details, expected):
+    """A probe that judges many things (Fly machines, a status page) and says down without an
+    error of its own still gives the result a non-empty error: its summary."""
+    from healthwatch.engine.verdict import judge
+    from healthwatch.probes import Observation
+
+    from tests.helpers import config as make_config
+
+    cfg = make_config("""
+        tiers: {comprehensive: {schedule: rate(6 hours)}}
+        checks: [{id: fly, tier: comprehensive, type: flyio, app: hotdash}]
+    """)
+    obs = Observation(verdict="down", details=dict(details), latency_ms=1.0)
+    result = judge(cfg.check("fly"), "r", "comprehensive", "2026-11-26T20:45:00.000Z", obs, 1)
+    assert result.status == "down" and result.error == expected

@@ -78,7 +78,11 @@ def judge(
     error = obs.error
     if error is None and status == "down":
         failed = [c.detail for c in evaluated if not c.success]
-        error = error_text(ErrorKind.CONDITION_FAILED, "; ".join(failed)) if failed else None
+        if failed:
+            error = error_text(ErrorKind.CONDITION_FAILED, "; ".join(failed))
+        else:  # the probe's own verdict (flyio, statuspage): say what it found
+            said = details.get("summary") or details.get("reason") or "judged down by the probe"
+            error = f"{check.type}: {said}"
     return Result(
         run_id=run_id,
         tier=tier,
