@@ -151,6 +151,14 @@ SCENARIOS = {
         CHECKS * RUNS,
         CHECKS * RUNS,
     ),
+    "stops answering": (
+        [
+            Rule("sns", "Publish", "hold", times=1, hold_s=8),
+            Rule("s3", "PutObject", "hold", times=1, hold_s=8),
+        ],
+        CHECKS * RUNS,
+        CHECKS * RUNS,
+    ),
     "cut after commit": (
         [
             Rule("dynamodb", "TransactWriteItems", "cut_after_commit", times=1),
