@@ -93,7 +93,10 @@ TARGETS: dict[str, tuple[object, dict, str, str | None]] = {
         None,  # a reset mid-body: connection_reset or protocol_error (short body), never a crash
     ),
     "redirect loop": (
-        answer(http("302 Found", ["Location: /again", "Content-Length: 0"], b"")),
+        # The raw server hangs up after each answer, and says so: the client must not reuse it.
+        answer(
+            http("302 Found", ["Location: /again", "Content-Length: 0", "Connection: close"], b"")
+        ),
         {"max_redirects": 3},
         "down",
         "too_many_redirects",

@@ -110,6 +110,10 @@ class AlertEvent(Record):
     run_id: str = ""
     recent: list[dict[str, Any]] = field(default_factory=list)
     details: dict[str, Any] = field(default_factory=dict)
+    reason: str = ""  # one line a person reads: what broke
+    action: str = ""  # what to do, when the probe knows
+    runbook: str = ""  # from the check
+    links: dict[str, str] = field(default_factory=dict)  # from the check: name -> URL
     # Unique per event and the same on every retry and redelivery: the idempotency key.
     id: str = ""
 

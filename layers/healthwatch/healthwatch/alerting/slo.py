@@ -186,6 +186,9 @@ def _event(
         target=result.target,
         run_id=result.run_id,
         details=burn.details(),
+        reason=(burn.message() if with_error else f"{check.name} is within its error budget again"),
+        runbook=check.runbook or "",
+        links=dict(check.links),
     )
 
 

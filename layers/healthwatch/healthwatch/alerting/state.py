@@ -100,4 +100,23 @@ def _event(
         run_id=result.run_id,
         recent=list(state.recent),
         details={"actions": result.details["actions"]} if result.details.get("actions") else {},
+        **explained(result, check),
     )
+
+
+def explained(result: Result, check: Check) -> dict[str, object]:
+    """The event's `reason` (what broke, one line), `action`, `runbook` and `links`."""
+    reason = " ".join((result.error or "").split())
+    if not reason and result.status == "degraded":
+        warned = [
+            w.get("detail", "") for w in result.details.get("warnings", []) if not w.get("success")
+        ]
+        reason = "; ".join(warned) or str(result.details.get("reason") or "")
+    if not reason and result.status == "up":
+        reason = f"{check.name} answered as expected"
+    return {
+        "reason": reason[:300],
+        "action": " ".join(str(result.details.get("action") or "").split())[:300],
+        "runbook": check.runbook or "",
+        "links": dict(check.links),
+    }

@@ -36,6 +36,10 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `healthwatch run | head`: the reader left; so do we, quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
     except Exception as exc:  # a store that cannot be reached, say: one line, not a traceback
         logging.getLogger("healthwatch.cli").debug("command failed", exc_info=True)
         term.err(f"healthwatch: {type(exc).__name__}: {exc}")

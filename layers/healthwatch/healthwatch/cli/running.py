@@ -97,7 +97,7 @@ def print_run(run: TierRun, term: Terminal) -> None:
     term.out(f"  {'STATUS':<9} {'CHECK':<{width}}  {'TYPE':<10} {'LATENCY':>9}  DETAIL")
     for status, cid, typ, latency, detail in rows:
         label = term.paint(f"{SYMBOLS[status]:<9}", status)
-        term.out(f"  {label} {cid:<{width}}  {typ:<10} {latency:>9}  {detail[:100]}")
+        term.out(f"  {label} {cid:<{width}}  {typ:<10} {latency:>9}  {_short(detail, 100, '')}")
     c = run.counts()
     alerts = ""
     if run.alerts:
@@ -134,7 +134,14 @@ def _is_integration(type_name: str) -> bool:
         return False
 
 
-def _short(error: str | None, limit: int = 60) -> str:
+def _short(error: str | None, limit: int = 60, empty: str = "failed") -> str:
+    """`error` on one line, cut at a word with an ellipsis when it is longer than `limit`."""
     if not error:
-        return "failed"
-    return error if len(error) <= limit else error[: limit - 1].rstrip() + "…"
+        return empty
+    flat = " ".join(error.split())
+    if len(flat) <= limit:
+        return flat
+    cut = flat[: limit - 1]
+    if " " in cut[limit // 2 :]:
+        cut = cut[: cut.rindex(" ")]
+    return cut.rstrip(" ,;:") + "…"

@@ -27,6 +27,7 @@ from pydantic import (
 from healthwatch.conditions import Condition, parsed
 from healthwatch.durations import parse_duration
 from healthwatch.errors import ConditionError
+from healthwatch.urls import http_url
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 ID_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
@@ -187,6 +188,8 @@ class Check(Strict):
     type: str = "http"
     enabled: bool = True
     severity: Literal["critical", "warning", "info"] = "critical"
+    runbook: str | None = None  # a URL shown in every channel of every alert
+    links: dict[str, str] = Field(default_factory=dict)  # name -> URL (dashboard, logs)
     conditions: list[str] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)
     timeout: Duration | None = None
@@ -222,6 +225,16 @@ class Check(Strict):
         self._conditions = [parsed(c) for c in self.conditions]
         self._warnings = [parsed(c) for c in self.warnings]
         return self
+
+    @field_validator("runbook")
+    @classmethod
+    def _runbook(cls, value: str | None) -> str | None:
+        return None if value is None else http_url(value)
+
+    @field_validator("links")
+    @classmethod
+    def _links(cls, value: dict[str, str]) -> dict[str, str]:
+        return {str(name): http_url(str(url)) for name, url in value.items()}
 
     @field_validator("conditions", "warnings")
     @classmethod

@@ -12,6 +12,7 @@ from healthwatch.notify.wording import (
     failed_conditions,
     headline,
     latency_text,
+    links,
     one_line,
     recent_results,
     tag,
@@ -25,8 +26,8 @@ def subject(event: AlertEvent) -> str:
     """`[DOWN] Agent SDK Service (quick)`: plain ASCII, one line, under 100 characters.
 
     SNS rejects subjects with line breaks or control characters and replaces non-ASCII
-    ones, so accents are folded (`é` -> `e`) and anything else becomes `?`; the body has
-    the name as written.
+    ones, so accents are folded (`é` -> `e`), punctuation transliterated (`·` -> `-`) and
+    anything else left out; the body has the name as written.
     """
     prefix = f"[{tag(event)}] "
     suffix = f" ({_ascii(event.tier)})" if event.tier else ""
@@ -43,9 +44,11 @@ def body(event: AlertEvent) -> str:
     """The plain-text message: short lines, the important part first, read on a phone."""
     result = event.result or {}
     lines = [headline(event) + ".", ""]
-    error = event.error or result.get("error")
+    error = event.reason or event.error or result.get("error")
     if event.event != "resolved" and error:
         lines += ["What failed:", f"  {one_line(str(error), 500)}"]
+    if event.event != "resolved" and event.action:
+        lines += ["Next step:", f"  {one_line(event.action, 500)}"]
     failed = failed_conditions(event)
     if event.event != "resolved" and failed:
         lines.append("Failed conditions:")
@@ -83,6 +86,9 @@ def body(event: AlertEvent) -> str:
 
     lines += ["", "What to do:"]
     lines += [f"  {i}. {step}" for i, step in enumerate(actions(event), 1)]
+    shown = links(event)
+    if shown:
+        lines += ["", "Links:"] + [f"  {name}: {url}" for name, url in shown]
 
     footer = f"healthwatch · {str(event.event).replace('_', ' ')} at {when(event.at)}"
     if event.run_id:
@@ -91,8 +97,39 @@ def body(event: AlertEvent) -> str:
     return "\n".join(lines) + "\n"
 
 
+# What NFKD does not fold to ASCII, written the way a person would type it.
+_TRANSLITERATION = {
+    "·": "-", "•": "-", "–": "-", "—": "-", "‐": "-", "−": "-",
+    "‘": "'", "’": "'", "‚": "'", "“": '"', "”": '"', "„": '"', "«": '"', "»": '"',
+    "…": "...", "×": "x", "→": "->", "←": "<-", "€": "EUR", "£": "GBP", "™": "TM",
+    "©": "(c)", "®": "(R)", "°": " deg", "ß": "ss", "æ": "ae", "Æ": "AE", "œ": "oe",
+    "Œ": "OE", "ø": "o", "Ø": "O", "ł": "l", "Ł": "L", "đ": "d", "Đ": "D", "þ": "th",
+    "Þ": "Th", "ð": "d", "ı": "i",
+}  # fmt: skip
+# Greek and Cyrillic letters, one Latin spelling each (after NFKD took the accents off).
+_GREEK_FROM = "αβγδεζηθικλμνξοπρσςτυφχψωΑΒΓΔΕΖΗΘΙΚΛΜΝΞΟΠΡΣΤΥΦΧΨΩ"
+_GREEK_TO = (
+    "a b g d e z i th i k l m n x o p r s s t y f ch ps o "
+    "A B G D E Z I Th I K L M N X O P R S T Y F Ch Ps O"
+)
+_CYRILLIC_FROM = "абвгдеёжзийклмнопрстуфхцчшщъыьэюяАБВГДЕЁЖЗИЙКЛМНОПРСТУФХЦЧШЩЪЫЬЭЮЯ"
+_CYRILLIC_TO = (
+    "a b v g d e e zh z i i k l m n o p r s t u f kh ts ch sh shch - y - e yu ya "
+    "A B V G D E E Zh Z I I K L M N O P R S T U F Kh Ts Ch Sh Shch - Y - E Yu Ya"
+)
+_GREEK = dict(zip(_GREEK_FROM, _GREEK_TO.split(), strict=True))
+_CYRILLIC = dict(zip(_CYRILLIC_FROM, _CYRILLIC_TO.split(), strict=True))
+_TRANSLITERATION.update(_GREEK)
+_TRANSLITERATION.update({k: ("" if v == "-" else v) for k, v in _CYRILLIC.items()})
+
+
 def _ascii(text: str) -> str:
-    folded = unicodedata.normalize("NFKD", text)
+    """Plain ASCII: accents folded, punctuation transliterated, anything else left out
+    (never a `?` that reads as a question)."""
+    text = unicodedata.normalize("NFKD", text)  # accents off first: έ -> ε + accent
+    folded = unicodedata.normalize(
+        "NFKD", "".join(_TRANSLITERATION.get(c, c) for c in text if not unicodedata.combining(c))
+    )
     out = []
     for ch in folded:
         if unicodedata.combining(ch):
@@ -101,6 +138,4 @@ def _ascii(text: str) -> str:
             out.append(" ")
         elif ord(ch) < 128:
             out.append(ch)
-        else:
-            out.append("?")
     return " ".join("".join(out).split())

@@ -249,6 +249,7 @@ class WebhookProvider:
     """A chat provider that posts one JSON payload per alert event to its webhook URL."""
 
     name = "webhook"
+    routing: Any = None  # the provider's Options: which events and severities it is sent
 
     def __init__(self, webhook_url: str) -> None:
         self._url = webhook_url

@@ -104,6 +104,10 @@ def actions(event: AlertEvent) -> list[str]:
     if event.event == "resolved":
         return [f"Nothing to do. The incident's results: {history}"]
     steps = []
+    if event.action:
+        steps.append(event.action)
+    if event.runbook:
+        steps.append(f"Follow the runbook: {event.runbook}")
     if event.event == "slo_burn":
         steps.append("See the SLO report: healthwatch report --since 30d")
     if event.target.startswith(("http://", "https://")):
@@ -113,6 +117,12 @@ def actions(event: AlertEvent) -> list[str]:
     steps.append(f"See its history: {history}")
     steps.append(f"Re-run the tier: healthwatch run --tier {event.tier}")
     return steps
+
+
+def links(event: AlertEvent) -> list[tuple[str, str]]:
+    """(name, URL) of the runbook and the check's links, for every channel to show."""
+    out = [("runbook", event.runbook)] if event.runbook else []
+    return out + sorted(event.links.items())
 
 
 def detail_lines(details: dict[str, Any], limit: int = 10) -> list[str]:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from healthwatch.engine import Ports, new_run_id
 from healthwatch.errors import DeliveryError, RunError
 from healthwatch.models import AlertEvent, utcnow
+from healthwatch.notify.chat import routed
 from healthwatch.notify.sns_message import alert_from_message
 from healthwatch.runtime import Runtime, lambda_support
 from healthwatch.runtime.chat import LazyChat
@@ -159,7 +160,9 @@ class ChatFunction:
                 failed.append(self.secrets.redact(str(exc)))
                 continue
             ok = True
-            for name in providers:
+            for name, provider in providers.items():
+                if not routed(provider, alert):
+                    continue
                 delivery = {"id": alert.id, "provider": name, "event": alert.to_dict()}
                 try:
                     self._post_once(delivery=delivery)

@@ -117,12 +117,14 @@ class Stats:
         return percentile(sorted(self.latencies), q)
 
     def budget_left_pct(self, availability: float) -> float | None:
-        """Share of the window's error budget (allowed failed runs) not yet used."""
+        """Share of the window's error budget (allowed failed runs) not yet used; None (shown
+        as n/a) until the window holds enough runs for the budget to allow one failure: a
+        handful of runs against 99.9 % would otherwise read as -33,233 %."""
         if not self.runs:
             return None
         allowed = self.runs * (1 - availability / 100)
-        if allowed <= 0:
-            return 100.0 if self.down == 0 else -math.inf
+        if allowed < 1:
+            return None
         return 100 * (1 - self.down / allowed)
 
     def longest_s(self, until: datetime) -> float | None:
@@ -200,7 +202,7 @@ class Row:
         }
         if slo is not None:
             left = s.budget_left_pct(slo.availability)
-            out["error_budget_left_pct"] = None if left is None else _round(max(left, -1e9))
+            out["error_budget_left_pct"] = None if left is None else _round(left)
         return out
 
 
@@ -377,7 +379,7 @@ def render_text(report: Report, colour: bool = False, window: str = "") -> str:
                     str(len(s.incident_list)),
                     _dur(s.longest_s(report.until)),
                     _dur(s.mttr_s()),
-                    "-" if left is None else ("none" if left == -math.inf else f"{left:.1f}%"),
+                    ("n/a" if slo is not None else "-") if left is None else f"{left:.1f}%",
                 )
             )
             marks.append(

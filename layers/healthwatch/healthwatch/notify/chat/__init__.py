@@ -114,7 +114,9 @@ def providers_from_config(
             continue  # not a chat provider's settings
         url = _resolve(name, options.webhook_url, secrets, problems)
         if url is not None:
-            providers.append(get(name).Provider.from_options(options, url))
+            provider = get(name).Provider.from_options(options, url)
+            provider.routing = options
+            providers.append(provider)
     if problems:
         raise DeliveryError("; ".join(problems))
     return providers
@@ -157,6 +159,8 @@ class ChatNotifier:
     def send(self, event: AlertEvent) -> None:
         errors: dict[str, DeliveryError] = {}
         for provider in self.providers:
+            if not routed(provider, event):
+                continue
             key = (provider.name, *_event_key(event))
             if key in self._delivered:
                 continue
@@ -178,6 +182,12 @@ class ChatNotifier:
         self._delivered[key] = None
         while len(self._delivered) > _DELIVERED_MEMORY:
             self._delivered.popitem(last=False)
+
+
+def routed(provider: ChatProvider, event: AlertEvent) -> bool:
+    """Whether the provider's `events` and `min_severity` let `event` through."""
+    routing = getattr(provider, "routing", None)
+    return routing is None or bool(routing.accepts(event))
 
 
 def _event_key(event: AlertEvent) -> tuple[str, ...]:

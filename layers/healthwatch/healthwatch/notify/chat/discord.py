@@ -159,6 +159,10 @@ def _fields(event: AlertEvent) -> list[dict[str, Any]]:
     ]
     if event.target:
         fields.append(("Target", event.target, False))
+    if event.action and event.event != "resolved":
+        fields.append(("Next step", event.action, False))
+    for name, url in wording.links(event):
+        fields.append((name.title(), url, True))
     recent = wording.recent_results(event)
     if recent:
         fields.append(("Last results", "```\n" + _code("\n".join(recent)) + "\n```", False))

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, field_validator
 
+from healthwatch.models import AlertEvent, EventKind
 from healthwatch.urls import http_url
+
+SEVERITY_RANK = {"info": 0, "warning": 1, "critical": 2}
 
 
 class WebhookOptions(BaseModel):
@@ -14,6 +19,14 @@ class WebhookOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     webhook_url: str
+    # Routing: which events this provider is sent (all when unset), and from what severity.
+    events: list[EventKind] | None = None
+    min_severity: Literal["info", "warning", "critical"] = "info"
+
+    def accepts(self, event: AlertEvent) -> bool:
+        if self.events is not None and event.event not in self.events:
+            return False
+        return SEVERITY_RANK.get(event.severity, 2) >= SEVERITY_RANK[self.min_severity]
 
     @field_validator("webhook_url")
     @classmethod

@@ -120,6 +120,16 @@ def _detail_blocks(event: AlertEvent) -> list[dict[str, Any]]:
                 },
             }
         )
+    next_steps = ([f"*Next step:* {escape(event.action)}"] if event.action else []) + [
+        f"*{escape(name.title())}:* <{url}|{escape(url)}>" for name, url in wording.links(event)
+    ]
+    if next_steps and event.event != "resolved":
+        blocks.append(
+            {
+                "type": "section",
+                "text": {"type": "mrkdwn", "text": _cut("\n".join(next_steps), SECTION_LIMIT)},
+            }
+        )
     recent = wording.recent_results(event)
     if recent:
         text = "*Last results*\n```" + _code("\n".join(recent)) + "```"
