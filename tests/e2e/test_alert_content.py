@@ -124,3 +124,19 @@ def test_a_closed_pipe_ends_quietly_and_long_details_are_cut_with_an_ellipsis(wo
         ["bash", "-c", command], capture_output=True, text=True, env=env, timeout=60
     )
     assert proc.stderr == "" and len(proc.stdout.encode()) == 20
+
+
+def test_wide_shows_the_whole_reason_and_maintenance_is_marked(world):
+    tmp_path, _, _ = world
+    config = (tmp_path / "checks.yaml").read_text().replace(
+        '["[STATUS] == 200"]', '["[STATUS] == 200", "[BODY].status == ' + "x" * 150 + '"]'
+    ) + (
+        "maintenance:\n  - {name: deploy, checks: [docs], start: 2026-01-01T00:00:00Z, "
+        "end: 2099-01-01T00:00:00Z}\n"
+    )
+    (tmp_path / "checks.yaml").write_text(config)
+    table = run(tmp_path, "--wide").stdout
+    line = next(li for li in table.splitlines() if "agent-service" in li and "DOWN" in li)
+    assert "x" * 150 in line and "…" not in line
+    docs = next(li for li in table.splitlines() if li.strip().startswith("DOWN") and " docs " in li)
+    assert "[maintenance: deploy]" in docs

@@ -417,3 +417,24 @@ def test_no_memory_is_kept_without_remediation(fly: FakeFly, token: str) -> None
     obs = flyio.probe(make_check(fly), ctx)
     assert ctx.memory == {} and not obs.actions
     assert "critical_runs" not in obs.details["machines"][0]
+
+
+def test_a_critical_machine_is_named_in_the_result_and_its_alert_with_the_fly_commands(
+    fly: FakeFly, token: str, tmp_path: Any
+) -> None:
+    from healthwatch.alerting import apply
+    from healthwatch.engine.verdict import judge
+    from healthwatch.models import AlertState, utcnow
+
+    bad = fly.add_machine(APP, region="ams", checks={"servicecheck-00-http-8787": "critical"})
+    check = make_check(fly, failure_threshold=1)
+    obs = run(fly, token)
+    result = judge(check, "comprehensive-r", "comprehensive", "2026-11-26T20:45:00.000Z", obs, 1)
+    assert result.status == "down"
+    assert bad["id"] in (result.error or "") and "servicecheck-00-http-8787" in (result.error or "")
+    _, (event,) = apply(AlertState(check.id), result, check, utcnow())
+    assert bad["id"] in event.reason
+    assert event.action == (
+        f"fly status -a {APP}; then fly logs -a {APP} --machine {bad['id']}; "
+        f"then fly machine restart {bad['id']} -a {APP}"
+    )

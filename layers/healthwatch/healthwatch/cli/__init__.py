@@ -76,6 +76,9 @@ def _parser() -> argparse.ArgumentParser:
     group.add_argument("--all", action="store_true", help="run every tier")
     r.add_argument("--json", action="store_true", help="one JSON document on stdout")
     r.add_argument(
+        "--wide", "-v", action="store_true", help="the whole reason of each check, never cut"
+    )
+    r.add_argument(
         "--alert",
         action="store_true",
         help="deliver alerts to the configured chat providers (local backend)",

@@ -64,7 +64,7 @@ def cmd_run(args: argparse.Namespace, term: Terminal) -> int:
                 term.err(f"healthwatch: {problem}")
         runs.append(run)
         if not args.json:
-            print_run(run, term)
+            print_run(run, term, wide=args.wide)
     if args.json:
         docs: Any = [r.to_dict() for r in runs] if args.all else runs[0].to_dict()
         json.dump(docs, term.stdout, indent=2)
@@ -78,7 +78,7 @@ def redact_logs(secrets: Secrets) -> None:
         handler.addFilter(RedactingFilter(secrets))
 
 
-def print_run(run: TierRun, term: Terminal) -> None:
+def print_run(run: TierRun, term: Terminal, wide: bool = False) -> None:
     rows = []
     for r in run.results:
         latency = "-" if r.latency_ms is None else f"{r.latency_ms:.0f} ms"
@@ -88,6 +88,8 @@ def print_run(run: TierRun, term: Terminal) -> None:
             detail = "; ".join(warned) or str(r.details.get("reason", ""))
         if r.attempts > 1:
             detail = f"{detail} (attempts: {r.attempts})".strip()
+        if r.details.get("maintenance"):  # alerts held back: say why it is not paging
+            detail = f"[maintenance: {r.details['maintenance']}] {detail}".strip()
         rows.append((r.status, r.check_id, r.type, latency, detail))
     width = max([len(r[1]) for r in rows] + [5])
     term.out(f"\n{run.tier} · run {run.run_id} · {run.duration_ms / 1000:.2f}s")
@@ -97,7 +99,8 @@ def print_run(run: TierRun, term: Terminal) -> None:
     term.out(f"  {'STATUS':<9} {'CHECK':<{width}}  {'TYPE':<10} {'LATENCY':>9}  DETAIL")
     for status, cid, typ, latency, detail in rows:
         label = term.paint(f"{SYMBOLS[status]:<9}", status)
-        term.out(f"  {label} {cid:<{width}}  {typ:<10} {latency:>9}  {_short(detail, 100, '')}")
+        shown = " ".join(detail.split()) if wide else _short(detail, 100, "")
+        term.out(f"  {label} {cid:<{width}}  {typ:<10} {latency:>9}  {shown}")
     c = run.counts()
     alerts = ""
     if run.alerts:

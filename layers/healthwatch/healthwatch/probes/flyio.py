@@ -107,6 +107,8 @@ def probe(check: Check, ctx: ProbeContext) -> Observation:
         "counts": _counts(machines),
         "machines": [m.summary(remediation=opts.restart_after is not None) for m in machines],
     }
+    if verdict != "up":
+        details["action"] = next_steps(opts.app, [m for m in machines if m.status == verdict])
     return Observation(
         verdict=verdict,
         http_status=resp.status_code,
@@ -116,6 +118,17 @@ def probe(check: Check, ctx: ProbeContext) -> Observation:
         details=details,
         actions=actions,
     )
+
+
+def next_steps(app: str, bad: list[_Machine]) -> str:
+    """The fly commands for the machine concerned (the first one in trouble)."""
+    steps = [f"fly status -a {app}"]
+    if bad:
+        steps += [
+            f"fly logs -a {app} --machine {bad[0].id}",
+            f"fly machine restart {bad[0].id} -a {app}",
+        ]
+    return "; then ".join(steps)
 
 
 class _Api:
