@@ -438,3 +438,51 @@ def test_a_critical_machine_is_named_in_the_result_and_its_alert_with_the_fly_co
         f"fly status -a {APP}; then fly logs -a {APP} --machine {bad['id']}; "
         f"then fly machine restart {bad['id']} -a {APP}"
     )
+
+
+def test_restarts_count_runs_by_run_id_and_are_announced_once(
+    fly: FakeFly, token: str, tmp_path: Any
+) -> None:
+    """Three runs seconds apart with restart_after 2: the restart happens at run 2, once,
+    and goes out as one `remediated` event through the dispatcher."""
+    from healthwatch.engine import Ports, run_tier
+    from healthwatch.runtime.clients import http_session
+    from healthwatch.runtime.config_source import parse_config as parse
+    from healthwatch.secrets import Secrets
+    from healthwatch.storage.local import LocalStore
+
+    from tests.helpers import RecordingNotifier
+
+    bad = fly.add_machine(APP, checks={"hc": "critical"})
+    doc = {
+        "defaults": {"retry_interval": "10ms", "failure_threshold": 1, "reminder_interval": 0},
+        "tiers": {"comprehensive": {"schedule": "rate(6 hours)"}},
+        "checks": [
+            {
+                "id": "fly",
+                "tier": "comprehensive",
+                "type": "flyio",
+                "app": APP,
+                "token": "${env:FLY_TOKEN}",
+                "base_url": fly.url,
+                "restart_after": 2,
+            }
+        ],
+    }
+    config = parse(yaml.safe_dump(doc))
+    store, notifier = LocalStore(tmp_path), RecordingNotifier()
+    restarted_at = []
+    for run_number in (1, 2, 3):
+        run = run_tier(
+            config,
+            "comprehensive",
+            Ports(states=store, notifier=notifier),
+            session=http_session(2),
+            secrets=Secrets.local({"FLY_TOKEN": token}),
+        )
+        if run.results[0].details.get("actions"):
+            restarted_at.append(run_number)
+    assert restarted_at == [2]
+    remediated = [e for e in notifier.events if e.event == "remediated"]
+    assert len(remediated) == 1 and bad["id"] in remediated[0].reason
+    assert "done" in remediated[0].reason or "failed" in remediated[0].reason

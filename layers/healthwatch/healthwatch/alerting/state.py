@@ -69,7 +69,20 @@ def apply(
         if interval > 0 and due and maintenance is None:
             new.last_notified_at = stamp
             events.append(_event("reminder", new, result, check, stamp))
+    actions = result.details.get("actions") or []
+    if actions:  # the probe acted (a restart): announced once, with what, why and the outcome
+        remediated = _event("remediated", new, result, check, stamp)
+        remediated.reason = "; ".join(_action_text(a) for a in actions)[:300]
+        events.append(remediated)
     return new, events
+
+
+def _action_text(action: dict[str, object]) -> str:
+    """`restart 0901 (checks critical for 2 runs: hc): done`, from a probe's action record."""
+    what = f"{action.get('action', 'acted')} {action.get('machine_id') or ''}".strip()
+    why = action.get("reason")
+    outcome = "done" if action.get("ok") else f"failed ({action.get('error')})"
+    return what + (f" ({why})" if why else "") + f": {outcome}"
 
 
 def _compact(result: Result) -> dict[str, object]:

@@ -112,6 +112,7 @@ def run_check(check: Check, state: AlertState, ctx: RunContext) -> Result:
             now=ctx.now,
             memory=state.probe_memory,  # the probe's own counters; saved with the state
             consecutive_failures=state.consecutive_failures,
+            run_id=ctx.run_id,
         )
         obs = observe(check, probe_ctx)
         result = judge(check, ctx.run_id, ctx.tier, started_at, obs, attempt)

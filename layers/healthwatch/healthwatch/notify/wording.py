@@ -35,6 +35,12 @@ def headline(event: AlertEvent) -> str:
         return f"{name} is still {event.status.upper()}" + (f", for {took} now" if took else "")
     if kind == "slo_burn":
         return f"{name} is burning its error budget"
+    if kind == "remediated":
+        return (
+            f"healthwatch acted on {name}: {event.reason}"
+            if event.reason
+            else f"healthwatch acted on {name}"
+        )
     return f"{name} is {event.status.upper()}"
 
 

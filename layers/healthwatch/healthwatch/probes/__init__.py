@@ -67,6 +67,8 @@ class ProbeContext:
     memory: dict[str, Any] = field(default_factory=dict)
     # Runs the check has failed in a row before this one (from the alert state).
     consecutive_failures: int = 0
+    # The run this attempt belongs to: re-probes within one run share it.
+    run_id: str = ""
 
 
 class Category(StrEnum):

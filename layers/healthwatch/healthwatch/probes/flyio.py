@@ -370,8 +370,10 @@ def _remediate(
 ) -> list[dict[str, Any]]:
     """Count runs each machine stays critical; restart it after `restart_after`, once per cooldown.
 
-    The engine re-probes a failing check within one run; observations closer together
-    than one run's retries count as the same run, so retries never trigger a restart.
+    A run is a run id: the engine's re-probes within one run share it, so retries never
+    count twice, while runs seconds apart (someone re-running the tier during an incident)
+    each count. Without a run id (a probe called on its own), observations closer together
+    than one run's retries count as the same run.
     """
     assert opts.restart_after is not None
     store: dict[str, Any] = ctx.memory.setdefault("machines", {})
@@ -386,11 +388,18 @@ def _remediate(
         if not m.critical:
             entry.pop("critical_runs", None)
             entry.pop("critical_seen_at", None)
+            entry.pop("critical_run_id", None)
             continue
         last_seen = _parse_time(entry.get("critical_seen_at"))
-        if last_seen is None or (now - last_seen).total_seconds() > same_run:
+        if ctx.run_id:
+            new_run = entry.get("critical_run_id") != ctx.run_id
+        else:
+            new_run = last_seen is None or (now - last_seen).total_seconds() > same_run
+        if new_run:
             entry["critical_runs"] = int(entry.get("critical_runs", 0)) + 1
             entry["critical_seen_at"] = iso(now)
+            if ctx.run_id:
+                entry["critical_run_id"] = ctx.run_id
         runs = int(entry["critical_runs"])
         if runs < opts.restart_after:
             continue
