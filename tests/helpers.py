@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import textwrap
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from healthwatch.config import Config
 from healthwatch.models import AlertEvent, Result, iso
@@ -60,3 +64,26 @@ class RecordingNotifier:
 
     def send(self, event: AlertEvent) -> None:
         self.events.append(event)
+
+
+def healthwatch(
+    config: Path, data_dir: Path, *args: str, timeout: float = 120
+) -> subprocess.CompletedProcess:
+    """The real command in its own process, local backend, as a cron box runs it."""
+    env = {k: v for k, v in os.environ.items() if k != "HEALTHWATCH_BACKEND"}
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "healthwatch",
+            *args,
+            "--config",
+            str(config),
+            "--data-dir",
+            str(data_dir),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+    )

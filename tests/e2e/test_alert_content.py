@@ -17,30 +17,14 @@ from healthwatch.notify.sns import publish_request
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.server import FakeServer, Response
 from tests.fakes.slack import FakeSlack
+from tests.helpers import healthwatch
 
 RUNBOOK = "https://wiki.example.com/runbooks/agent-service"
 DASHBOARD = "https://grafana.example.com/d/agent"
 
 
 def run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k != "HEALTHWATCH_BACKEND"}
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "healthwatch",
-            "run",
-            *args,
-            "--config",
-            str(tmp_path / "checks.yaml"),
-            "--data-dir",
-            str(tmp_path / "data"),
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-    )
+    return healthwatch(tmp_path / "checks.yaml", tmp_path / "data", "run", *args)
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ from tests.fakes.discord import FakeDiscord
 from tests.fakes.fault_proxy import wait_until
 from tests.fakes.server import FakeServer, Response
 from tests.fakes.slack import FakeSlack
+from tests.helpers import healthwatch
 
 CHECKS = 3
 
@@ -66,9 +67,8 @@ def cli(tmp_path: Path, *args: str) -> subprocess.Popen:
 
 
 def run(tmp_path: Path) -> tuple[int, str]:
-    proc = cli(tmp_path)
-    out, err = proc.communicate(timeout=120)
-    return proc.returncode, err
+    proc = healthwatch(tmp_path / "checks.yaml", tmp_path / "data", "run", "--alert")
+    return proc.returncode, proc.stderr
 
 
 def ids_in_file(tmp_path: Path) -> list[str]:

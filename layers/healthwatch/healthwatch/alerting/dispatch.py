@@ -13,7 +13,6 @@ destination has it.
 from __future__ import annotations
 
 import logging
-import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -255,8 +254,3 @@ def _updated(box: Iterable[Pending], delivered: Mapping[str, Pending]) -> list[P
 
 def _budget(notifier: Notifier) -> float:
     return float(getattr(notifier, "worst_case_s", DEFAULT_SEND_BUDGET_S))
-
-
-def until(deadline: float) -> Callable[[], float]:
-    """Seconds left until `deadline` (a `time.monotonic()` value)."""
-    return lambda: deadline - time.monotonic()
