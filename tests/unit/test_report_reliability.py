@@ -93,3 +93,25 @@ def test_the_report_tier():
     assert report_tier(parse_config(CONFIG)) == "comprehensive"
     other = CONFIG.replace("comprehensive", "daily").replace("rate(6 hours)", "rate(1 day)")
     assert report_tier(parse_config(other)) == "daily"
+
+
+def test_an_incident_open_since_before_the_period_shows_its_own_start(tmp_path):
+    """The log covers 6 h; the incident began 8 h ago: 'down from' its start, for 8 h."""
+    from healthwatch.models import AlertState
+
+    store = LocalStore(tmp_path)
+    now = T0 + timedelta(hours=20)
+    began = now - timedelta(hours=8)
+    store.save(AlertState("fly", status="down", incident_open=True, incident_started_at=iso(began)))
+    hook = ReliabilityLog(parse_config(CONFIG), store, store, now=lambda: now, states=store)
+    run = TierRun(
+        "comprehensive-x",
+        "comprehensive",
+        iso(now),
+        1.0,
+        [res("fly", "comprehensive", now, "down")],
+    )
+    hook(run)
+    text = store.get_document(LATEST_KEY).decode()
+    line = next(li for li in text.splitlines() if li.startswith("- **Fly machines**"))
+    assert f"down from {began:%Y-%m-%d %H:%M} UTC for 8h" in line and "still open" in line

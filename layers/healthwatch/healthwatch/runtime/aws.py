@@ -47,7 +47,7 @@ def ports(config: Config, env: AwsSettings, secrets: Secrets) -> Ports:
         history=table,
         notifiers=[sns],
         slo=slo_burn(config, table, table),
-        after_run=after_run_hooks(config, results=results, history=table),
+        after_run=after_run_hooks(config, results=results, history=table, states=table),
     )
 
 

@@ -72,11 +72,13 @@ class ReliabilityLog:
         results: ResultStore,
         history: HistoryStore | None,
         now: Callable[[], datetime] = utcnow,
+        states: StateStore | None = None,
     ) -> None:
         self.config = config
         self.results = results
         self.history = history
         self.now = now
+        self.states = states  # where an open incident's real start is
 
     def __call__(self, run: TierRun) -> None:
         store = self.results
@@ -102,7 +104,21 @@ class ReliabilityLog:
         records.sort(key=lambda r: r.started_at)
         report = build_report(records, self.config, since, now)
         snap = reliability.snapshot(report, records, now)
-        text = reliability.render_markdown(report, snap, previous, run).encode()
+        still_open = sorted(
+            {
+                i.check_id
+                for rows in report.tiers.values()
+                for row in rows
+                for i in row.stats.incident_list
+                if i.ended_at is None
+            }
+        )
+        open_since = {}
+        if self.states is not None and still_open:
+            for cid, state in self.states.load(still_open).items():
+                if state.incident_open and state.incident_started_at:
+                    open_since[cid] = state.incident_started_at
+        text = reliability.render_markdown(report, snap, previous, run, open_since).encode()
         store.put_document(reliability.report_key(now), text, "text/markdown; charset=utf-8")
         store.put_document(reliability.LATEST_KEY, text, "text/markdown; charset=utf-8")
         store.put_document(reliability.SNAPSHOT_KEY, json.dumps(snap).encode(), "application/json")
@@ -118,11 +134,15 @@ def slo_burn(
 
 
 def after_run_hooks(
-    config: Config, *, results: ResultStore | None, history: HistoryStore | None
+    config: Config,
+    *,
+    results: ResultStore | None,
+    history: HistoryStore | None,
+    states: StateStore | None = None,
 ) -> list[Hook]:
     """The hooks of one backend (after delivery), each failure surfaced by the engine."""
     out: list[Hook] = []
     if results is not None:
         out.append(StatusPageWriter(config, results))
-        out.append(ReliabilityLog(config, results, history))
+        out.append(ReliabilityLog(config, results, history, states=states))
     return out

@@ -51,7 +51,7 @@ def build(
         history=store,
         notifiers=notifiers,
         slo=slo_burn(config, store, store),
-        after_run=after_run_hooks(config, results=store, history=store),
+        after_run=after_run_hooks(config, results=store, history=store, states=store),
         owner_gone=process_gone,
     )
     return Runtime(config, secrets, session, ports)

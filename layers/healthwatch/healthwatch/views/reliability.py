@@ -110,7 +110,10 @@ def render_markdown(
     snap: Mapping[str, Any],
     previous: Mapping[str, Any] | None,
     run: TierRun,
+    open_since: Mapping[str, str] | None = None,
 ) -> str:
+    """`open_since`: check id -> when its open incident began (from the alert state), which
+    may be before the period this log covers."""
     period = format_duration((report.until - report.since).total_seconds())
     lines = [
         f"# Reliability report — {report.until:%Y-%m-%d %H:%M} UTC",
@@ -141,13 +144,18 @@ def render_markdown(
         key=lambda i: i.started_at,
     )
     names = {row.check_id: row.check_name for rows in report.tiers.values() for row in rows}
+    began = dict(open_since or {})
     for inc in incidents:
-        dur = format_duration(inc.duration_s(report.until))
+        start = inc.started_at
+        if inc.ended_at is None and began.get(inc.check_id, start) < start:
+            start = began[inc.check_id]  # open since before this period: the incident's start
+        end = parse_iso(inc.ended_at) if inc.ended_at else report.until
+        dur = format_duration(max(0.0, (end - parse_iso(start)).total_seconds()))
         state = f"resolved {_when(inc.ended_at)}" if inc.ended_at else "**still open**"
         err = f" — {_md(inc.error)}" if inc.error else ""
         lines.append(
             f"- **{_md(names.get(inc.check_id, inc.check_id))}**: down from "
-            f"{_when(inc.started_at)} for {dur}, {state}{err}"
+            f"{_when(start)} for {dur}, {state}{err}"
         )
     if not incidents:
         lines.append("None.")
