@@ -61,3 +61,27 @@ def test_our_own_event_round_trips():
 def test_not_an_object_is_an_error():
     with pytest.raises(ValueError):
         alert_from_message("[1, 2]")
+
+
+def test_a_heartbeat_alarm_says_the_monitor_itself_has_not_run():
+    import json as _json
+    from pathlib import Path
+
+    from healthwatch.notify import wording
+
+    record = _json.loads(
+        (Path(__file__).parents[2] / "events" / "sns-cloudwatch-alarm.json").read_text()
+    )
+    message = _json.loads(record["Records"][0]["Sns"]["Message"])
+    firing = alert_from_message(_json.dumps(message))
+    assert firing is not None
+    assert wording.headline(firing) == (
+        "No heartbeat from the quick tier for 30m: the monitor itself has not run"
+    )
+    assert "is DOWN" not in wording.headline(firing)
+    cleared = alert_from_message(
+        _json.dumps({**message, "NewStateValue": "OK", "OldStateValue": "ALARM"})
+    )
+    assert cleared is not None and wording.headline(cleared).startswith(
+        "Back to normal: no heartbeat"
+    )

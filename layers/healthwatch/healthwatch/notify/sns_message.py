@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from healthwatch.durations import format_duration
 from healthwatch.models import AlertEvent, iso
 
 SELF_TIER = "self-monitoring"
@@ -34,6 +35,7 @@ def _from_alarm(alarm: dict[str, Any]) -> AlertEvent | None:
     changed = _stamp(alarm.get("StateChangeTime"))
     firing = state == "ALARM"
     trigger = alarm.get("Trigger") or {}
+    meaning = alarm_meaning(alarm)
     return AlertEvent(
         event="triggered" if firing else "resolved",
         check_id=name,
@@ -51,7 +53,22 @@ def _from_alarm(alarm: dict[str, Any]) -> AlertEvent | None:
             "region": alarm.get("Region"),
             "account": alarm.get("AWSAccountId"),
         },
+        reason=meaning if firing else f"back to normal: {meaning}",
     )
+
+
+def alarm_meaning(alarm: dict[str, Any]) -> str:
+    """What the alarm means for the monitor, in words: a missing heartbeat is the monitor
+    itself not running, which is worth saying plainly."""
+    trigger = alarm.get("Trigger") or {}
+    if trigger.get("MetricName") == "Heartbeat":
+        dims = {d.get("name"): d.get("value") for d in trigger.get("Dimensions") or []}
+        tier = dims.get("tier") or "a"
+        window = float(trigger.get("Period") or 0) * float(trigger.get("EvaluationPeriods") or 1)
+        span = f" for {format_duration(window)}" if window else ""
+        return f"no heartbeat from the {tier} tier{span}: the monitor itself has not run"
+    description = str(alarm.get("AlarmDescription") or alarm.get("AlarmName") or "an alarm")
+    return description.rstrip(". ")
 
 
 def _stamp(text: Any) -> str:

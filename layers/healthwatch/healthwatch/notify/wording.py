@@ -7,6 +7,7 @@ from typing import Any
 
 from healthwatch.durations import format_duration
 from healthwatch.models import AlertEvent, parse_iso
+from healthwatch.notify.sns_message import SELF_TIER
 
 RECENT_SHOWN = 5
 
@@ -24,6 +25,8 @@ def headline(event: AlertEvent) -> str:
     """One sentence: what happened to which check."""
     name = event.check_name or event.check_id
     kind = event.event
+    if event.tier == SELF_TIER and event.reason:  # a CloudWatch alarm about the monitor
+        return event.reason[0].upper() + event.reason[1:]
     if kind == "resolved" and event.details.get("incident") == "slo_burn":
         took = elapsed(event)
         return f"{name} is no longer burning its error budget" + (f" after {took}" if took else "")
