@@ -103,7 +103,8 @@ def test_an_incident_is_reported_with_what_a_person_needs(page: FakeStatuspage) 
     assert incident["shortlink"].startswith("https://stspg.io/")
     assert incident["latest_update"] == "We are investigating elevated error rates."
     assert obs.details["summary"] == (
-        "OpenAI: Partial System Outage (major); incidents: Elevated error rates on the API"
+        "OpenAI: Partial System Outage (major); affected: API partial_outage; "
+        "incidents: Elevated error rates on the API"
     )
 
 

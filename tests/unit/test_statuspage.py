@@ -282,3 +282,18 @@ checks:
     )
     assert "All systems operational" in page
     assert (tmp_path / "d" / "reports" / "reliability.md").read_text().startswith("# Reliability")
+
+
+def test_the_page_links_each_check_to_its_runbook_and_dashboards():
+    config = parse_config(
+        CONFIG.replace(
+            'url: "http://127.0.0.1:9/"}',
+            'url: "http://127.0.0.1:9/", runbook: "https://wiki.example.com/rb?a=1&b=2", '
+            'links: {logs: "https://logs.example.com/api"}}',
+            1,
+        )
+    )
+    records = [rec("api", NOW - timedelta(minutes=15 * i)) for i in range(3)]
+    page = render(config, build_rollups(records, NOW), NOW)
+    assert 'href="https://wiki.example.com/rb?a=1&amp;b=2"' in page  # escaped, once
+    assert 'href="https://logs.example.com/api"' in page

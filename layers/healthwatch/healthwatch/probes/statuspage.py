@@ -261,6 +261,10 @@ def _summary(
     else:
         label = "maintenance" if level == MAINTENANCE else LEVEL_NAME.get(level, "?")
         head = f"{page}: {description or 'no description'} ({label})"
+        if affected:  # which components, so the on-call engineer knows what is hit
+            names = ", ".join(f"{c.get('name')} {c.get('status')}" for c in affected[:5])
+            more = f" and {len(affected) - 5} more" if len(affected) > 5 else ""
+            head += f"; affected: {names}{more}"
     if incidents:
         head += "; incidents: " + "; ".join(str(i["name"]) for i in incidents[:3])
     if maintenances:

@@ -309,6 +309,7 @@ def render(
                 f"{_bars(data.get('days', {}), today)}"
                 f'<div class="axis muted"><span>{DAYS} days ago</span><span>today</span></div>'
                 f"{_sparkline(data.get('latency', []))}"
+                f"{_links(check)}"
                 "</section>"
             )
             for inc in data.get("incidents", []):
@@ -365,6 +366,15 @@ def render(
         f'<footer class="muted">Updated {_e(_when(iso(now)))} · healthwatch</footer>'
         "</main></body></html>\n"
     )
+
+
+def _links(check: Any) -> str:
+    """The check's runbook and links, for whoever opens the page during an incident."""
+    found = ([("runbook", check.runbook)] if check.runbook else []) + sorted(check.links.items())
+    if not found:
+        return ""
+    items = " · ".join(f'<a href="{_e(url)}" rel="noopener">{_e(name)}</a>' for name, url in found)
+    return f'<div class="links muted">{items}</div>'
 
 
 def _when(stamp: str) -> str:
