@@ -236,3 +236,40 @@ def test_an_outage_the_check_already_alerted_does_not_page_twice(tmp_path):
         once()
     assert [e.event for e in notifier.events] == ["triggered", "resolved"]
     assert notifier.events[1].details.get("incident") != "slo_burn"
+
+
+def test_a_missing_secret_is_one_config_problem_never_an_slo_burn_or_an_outage(tmp_path):
+    """Three runs with the secret missing: one config_problem naming what to set; then the
+    secret is set and the check is up, with nothing more said."""
+    with FakeServer() as server:
+        server.route("GET", "/health", Response(200, {"status": "ok"}))
+        text = (CONFIG % (99.9, server.url + "/health")).replace(
+            f'url: "{server.url}/health"',
+            f'url: "{server.url}/health", headers: {{X-Key: "${{secret:team/api-token}}"}}',
+        )
+        config = parse_config(text + "defaults: {retry_interval: 0, failure_threshold: 1}\n")
+        store, notifier = LocalStore(tmp_path), Recorder()
+        ports = Ports(
+            states=store,
+            results=store,
+            history=store,
+            notifier=notifier,
+            slo=SloBurnAlerts(config, store, store),
+        )
+
+        def once(env):
+            try:
+                return run_tier(
+                    config, "quick", ports, session=http_session(2), secrets=Secrets.local(env)
+                )
+            except RunError as exc:
+                return exc.run
+
+        for _ in range(3):
+            once({})
+        once({"HW_SECRET_TEAM_API_TOKEN": "token-value-123"})
+    kinds = [e.event for e in notifier.events]
+    assert kinds == ["config_problem"]
+    (problem,) = notifier.events
+    assert "HW_SECRET_TEAM_API_TOKEN" in problem.reason and "team/api-token" in problem.reason
+    assert store.load(["api"])["api"].config_problem is None  # fixed, and cleared

@@ -27,6 +27,12 @@ def parse_iso(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
+def is_config_problem(result: Result) -> bool:
+    """A result that failed because of the config (a secret that cannot be resolved), not
+    because of the target: a config_problem to fix, not an outage or an SLO burn."""
+    return (result.error or "").startswith("secret:")
+
+
 def in_maintenance(result: Result) -> bool:
     """A result taken in a maintenance window (not counted against uptime or the SLO)."""
     return bool(result.details.get("maintenance"))
@@ -86,6 +92,8 @@ class AlertState(Record):
     probe_memory: dict[str, Any] = field(default_factory=dict)
     # The outbox: `Pending.to_dict()` of every event not yet taken by every destination.
     pending_events: list[dict[str, Any]] = field(default_factory=list)
+    # The config problem already announced (an unresolvable secret), until it is fixed.
+    config_problem: str | None = None
     version: int = 0
 
     def outbox(self) -> list[Pending]:

@@ -20,6 +20,7 @@ from healthwatch.models import (
     Result,
     TierRun,
     in_maintenance,
+    is_config_problem,
     iso,
     parse_iso,
     utcnow,
@@ -44,9 +45,10 @@ def state_id(check_id: str) -> str:
 def burn_rate(records: Iterable[Result], availability: float) -> float | None:
     """Error ratio over the budget ratio: 1 spends the budget exactly over its period.
 
-    Errors are `down` runs (as in uptime); maintenance results do not count. None: no data.
+    Errors are `down` runs (as in uptime); maintenance results and config problems (a
+    missing secret: the config is wrong, not the target) do not count. None: no data.
     """
-    counted = [r for r in records if not in_maintenance(r)]
+    counted = [r for r in records if not in_maintenance(r) and not is_config_problem(r)]
     if not counted:
         return None
     bad = sum(1 for r in counted if r.status == "down")

@@ -6,7 +6,15 @@ import dataclasses
 from datetime import datetime, timedelta
 
 from healthwatch.config import Check, MaintenanceWindow
-from healthwatch.models import AlertEvent, AlertState, EventKind, Result, iso, parse_iso
+from healthwatch.models import (
+    AlertEvent,
+    AlertState,
+    EventKind,
+    Result,
+    is_config_problem,
+    iso,
+    parse_iso,
+)
 
 RECENT = 5  # results kept in the state for the alert text
 
@@ -46,8 +54,15 @@ def apply(
 
     events: list[AlertEvent] = []
     threshold = int(check.setting("failure_threshold"))
+    config = is_config_problem(result)
+    if config and new.config_problem != result.error:  # a new problem: said once
+        new.config_problem = result.error
+        events.append(_event("config_problem", new, result, check, stamp))
+    elif not config and new.config_problem:
+        new.config_problem = None  # fixed
     if not new.incident_open:
-        if failed and new.consecutive_failures >= threshold and maintenance is None:
+        # A config problem pages as itself (above), not as an outage of the target.
+        if failed and new.consecutive_failures >= threshold and maintenance is None and not config:
             new.incident_open = True
             new.incident_kind = "down"
             new.incident_started_at = new.failing_since or result.started_at

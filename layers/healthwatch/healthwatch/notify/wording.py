@@ -16,9 +16,12 @@ def tag(event: AlertEvent) -> str:
     """`DOWN`, `DEGRADED`, `RESOLVED`, `REMINDER` or `SLO BURN`: the word a subject starts with."""
     if event.event == "triggered":
         return event.status.upper() if event.status != "up" else "ALERT"
-    return {"resolved": "RESOLVED", "reminder": "REMINDER", "slo_burn": "SLO BURN"}.get(
-        event.event, str(event.event).upper()
-    )
+    return {
+        "resolved": "RESOLVED",
+        "reminder": "REMINDER",
+        "slo_burn": "SLO BURN",
+        "config_problem": "CONFIG PROBLEM",
+    }.get(event.event, str(event.event).upper())
 
 
 def headline(event: AlertEvent) -> str:
@@ -38,6 +41,8 @@ def headline(event: AlertEvent) -> str:
         return f"{name} is still {event.status.upper()}" + (f", for {took} now" if took else "")
     if kind == "slo_burn":
         return f"{name} is burning its error budget"
+    if kind == "config_problem":
+        return f"{name} cannot be checked: its config has a problem"
     if kind == "remediated":
         return (
             f"healthwatch acted on {name}: {event.reason}"
