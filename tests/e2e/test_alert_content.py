@@ -124,3 +124,57 @@ def test_wide_shows_the_whole_reason_and_maintenance_is_marked(world):
     assert "x" * 150 in line and "…" not in line
     docs = next(li for li in table.splitlines() if li.strip().startswith("DOWN") and " docs " in li)
     assert "[maintenance: deploy]" in docs
+
+
+def test_on_a_terminal_results_appear_as_they_complete(tmp_path):
+    import pty
+
+    with FakeServer() as target:
+        target.route("GET", "/fast", Response(200, {"status": "ok"}))
+        target.route("GET", "/slow", Response(200, {"status": "ok"}, delay=1.0))
+        (tmp_path / "checks.yaml").write_text(f"""
+version: 1
+tiers: {{quick: {{schedule: rate(15 minutes)}}}}
+checks:
+  - {{id: slow-one, tier: quick, url: "{target.url}/slow"}}
+  - {{id: fast-one, tier: quick, url: "{target.url}/fast"}}
+""")
+        main, child = pty.openpty()
+        env = {k: v for k, v in os.environ.items() if k not in ("HEALTHWATCH_BACKEND", "NO_COLOR")}
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "healthwatch",
+                "run",
+                "--no-color",
+                "--config",
+                str(tmp_path / "checks.yaml"),
+                "--data-dir",
+                str(tmp_path / "data"),
+            ],
+            stdout=child,
+            stderr=subprocess.DEVNULL,
+            env=env,
+        )
+        os.close(child)
+        out = b""
+        while True:
+            try:
+                chunk = os.read(main, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            out += chunk
+        proc.wait(30)
+        os.close(main)
+    text = out.decode()
+    # The fast check's line comes first, both before the table, which lists them in config order
+    live_fast, live_slow, table = (
+        text.index("fast-one"),
+        text.index("slow-one"),
+        text.index("STATUS"),
+    )
+    assert live_fast < live_slow < table
+    assert text.index("slow-one", table) < text.index("fast-one", table)

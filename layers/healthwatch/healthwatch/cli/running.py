@@ -6,12 +6,13 @@ import argparse
 import json
 import logging
 import os
+from collections.abc import Callable
 from typing import Any
 
 from healthwatch.cli.terminal import SYMBOLS, Terminal
 from healthwatch.config import Config
 from healthwatch.errors import RunError, UsageError
-from healthwatch.models import TierRun
+from healthwatch.models import Result, TierRun
 from healthwatch.probes import Category, category_of
 from healthwatch.runtime import Runtime
 from healthwatch.runtime import local as local_runtime
@@ -54,9 +55,10 @@ def cmd_run(args: argparse.Namespace, term: Terminal) -> int:
     redact_logs(runtime.secrets)
     runs: list[TierRun] = []
     failed = False
+    live = None if args.json or not term.stdout.isatty() else _live(term)
     for tier in tiers:
         try:
-            run = runtime.run(tier)
+            run = runtime.run(tier, on_result=live)
         except RunError as exc:
             run = exc.run
             failed = True
@@ -64,7 +66,8 @@ def cmd_run(args: argparse.Namespace, term: Terminal) -> int:
                 term.err(f"healthwatch: {problem}")
         runs.append(run)
         if not args.json:
-            print_run(run, term, wide=args.wide)
+            runbooks = {c.id: c.runbook for c in config.checks if c.runbook}
+            print_run(run, term, wide=args.wide, runbooks=runbooks)
     if args.json:
         docs: Any = [r.to_dict() for r in runs] if args.all else runs[0].to_dict()
         json.dump(docs, term.stdout, indent=2)
@@ -73,12 +76,27 @@ def cmd_run(args: argparse.Namespace, term: Terminal) -> int:
     return EXIT_DOWN if down or failed else EXIT_OK
 
 
+def _live(term: Terminal) -> Callable[[Result], None]:
+    """On a terminal: one line per check as it completes; the table follows at the end."""
+
+    def show(r: Result) -> None:
+        latency = "" if r.latency_ms is None else f" {r.latency_ms:.0f} ms"
+        label = term.paint(f"{SYMBOLS[r.status]:<9}", r.status)
+        term.out(f"  {label} {r.check_id}{latency}  {_short(r.error, 80, '')}".rstrip())
+        term.stdout.flush()
+
+    return show
+
+
 def redact_logs(secrets: Secrets) -> None:
     for handler in logging.getLogger().handlers:
         handler.addFilter(RedactingFilter(secrets))
 
 
-def print_run(run: TierRun, term: Terminal, wide: bool = False) -> None:
+def print_run(
+    run: TierRun, term: Terminal, wide: bool = False, runbooks: dict[str, str] | None = None
+) -> None:
+    runbooks = runbooks or {}
     rows = []
     for r in run.results:
         latency = "-" if r.latency_ms is None else f"{r.latency_ms:.0f} ms"
@@ -88,6 +106,8 @@ def print_run(run: TierRun, term: Terminal, wide: bool = False) -> None:
             detail = "; ".join(warned) or str(r.details.get("reason", ""))
         if r.attempts > 1:
             detail = f"{detail} (attempts: {r.attempts})".strip()
+        if wide and r.status != "up" and runbooks.get(r.check_id):
+            detail = f"{detail} (runbook: {runbooks[r.check_id]})".strip()
         if r.details.get("maintenance"):  # alerts held back: say why it is not paging
             detail = f"[maintenance: {r.details['maintenance']}] {detail}".strip()
         rows.append((r.status, r.check_id, r.type, latency, detail))

@@ -74,6 +74,7 @@ def run_tier(
     max_workers: int = MAX_WORKERS,
     run_id: str | None = None,
     time_left: Callable[[], float] | None = None,
+    on_result: Callable[[Result], object] | None = None,
 ) -> TierRun:
     """Probe every enabled check of `tier`, claim its alerts, store everything, deliver.
 
@@ -96,6 +97,7 @@ def run_tier(
         now=now,
         sleep=sleep,
         max_workers=max_workers,
+        on_result=on_result,
     )
     problems: list[str] = []
     states = _guard(problems, secrets, "alert state", ports.states.load, [c.id for c in checks])

@@ -43,6 +43,8 @@ class RunContext:
     sleep: Callable[[float], object] | None = None  # None: wait, but wake at the deadline
     max_workers: int = MAX_WORKERS
     stop: threading.Event = field(default_factory=threading.Event)
+    # Told of each check's result as it completes (a terminal shows it at once).
+    on_result: Callable[[Result], object] | None = None
 
     def wait(self, seconds: float) -> None:
         if self.sleep is not None:
@@ -81,6 +83,9 @@ def probe_all(
                 log.error("check raised", extra={"check_id": check.id, "error": type(exc).__name__})
                 obs = failure(ErrorKind.PROBE_ERROR, type(exc).__name__)
                 done[check.id] = judge(check, ctx.run_id, ctx.tier, iso(ctx.now()), obs, 1)
+            if ctx.on_result is not None:
+                # Only what the stored record will say: secrets taken out first.
+                ctx.on_result(Result.from_dict(ctx.secrets.redact_obj(done[check.id].to_dict())))
     ctx.stop.set()
     pool.shutdown(wait=False, cancel_futures=True)
     out = []

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     import requests
 
     from healthwatch.config import Config
-    from healthwatch.models import TierRun
+    from healthwatch.models import Result, TierRun
     from healthwatch.secrets import Secrets
 
 
@@ -36,6 +36,7 @@ class Runtime:
         *,
         run_id: str | None = None,
         time_left: Callable[[], float] | None = None,
+        on_result: Callable[[Result], object] | None = None,
     ) -> TierRun:
         """Run one tier; raises `RunError` (with the run) when something was not stored or sent."""
         return run_tier(
@@ -46,4 +47,5 @@ class Runtime:
             secrets=self.secrets,
             run_id=run_id,
             time_left=time_left,
+            on_result=on_result,
         )
