@@ -239,8 +239,8 @@ def test_long_reads_show_progress_on_a_terminal_only():
 
 
 def test_the_error_budget_is_n_a_until_the_window_allows_one_failure():
-    """Five runs, one down, against 99.9 %: the budget allows 0.005 failures, so a percentage
-    (-19,900 %) would say nothing; the report says n/a instead."""
+    """Five runs, one down, against 99.9 %: the budget allows 0.005 failed runs, so a
+    percentage (-19,900 %) would say nothing; the report says n/a instead."""
     config = parse_config(CONFIG.replace("availability: 75", "availability: 99.9"))
     few = [record("api", i, "down" if i == 0 else "up", 10.0) for i in range(5)]
     report = build_report(few, config, T0, UNTIL)

@@ -117,14 +117,14 @@ class Stats:
         return percentile(sorted(self.latencies), q)
 
     def budget_left_pct(self, availability: float) -> float | None:
-        """Share of the window's error budget (allowed failed runs) not yet used; None (shown
-        as n/a) until the window holds enough runs for the budget to allow one failure: a
-        handful of runs against 99.9 % would otherwise read as -33,233 %."""
+        """Share of the window's error budget (allowed failed runs) not yet used. While the
+        window's budget allows less than one failed run, a failure makes the figure meaningless
+        (a handful of runs against 99.9 % read as -33,233 %): None, shown as n/a."""
         if not self.runs:
             return None
         allowed = self.runs * (1 - availability / 100)
         if allowed < 1:
-            return None
+            return 100.0 if self.down == 0 else None
         return 100 * (1 - self.down / allowed)
 
     def longest_s(self, until: datetime) -> float | None:
