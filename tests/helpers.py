@@ -9,6 +9,7 @@ import textwrap
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from healthwatch.config import Config
 from healthwatch.models import AlertEvent, Result, iso
@@ -67,7 +68,7 @@ class RecordingNotifier:
 
 
 def healthwatch(
-    config: Path, data_dir: Path, *args: str, timeout: float = 120
+    config: Path, data_dir: Path, *args: str, timeout: float = 120, **popen: Any
 ) -> subprocess.CompletedProcess:
     """The real command in its own process, local backend, as a cron box runs it."""
     env = {k: v for k, v in os.environ.items() if k != "HEALTHWATCH_BACKEND"}
@@ -86,4 +87,5 @@ def healthwatch(
         text=True,
         env=env,
         timeout=timeout,
+        **popen,
     )

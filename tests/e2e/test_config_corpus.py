@@ -7,13 +7,12 @@ or a huge file must be refused, not expanded).
 
 from __future__ import annotations
 
-import os
 import resource
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.helpers import healthwatch
 
 GOOD_CHECK = '  - {id: api, tier: quick, url: "http://127.0.0.1:8080/health"}\n'
 HEAD = "version: 1\ntiers:\n  quick: {schedule: rate(15 minutes)}\nchecks:\n"
@@ -194,24 +193,7 @@ def test_a_broken_config_is_refused_clearly(name: str, tmp_path: Path) -> None:
     path = tmp_path / "checks.yaml"
     path.write_bytes(text if isinstance(text, bytes) else text.encode())
     data = tmp_path / "data"
-    env = {k: v for k, v in os.environ.items() if k != "HEALTHWATCH_BACKEND"}
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "healthwatch",
-            "run",
-            "--config",
-            str(path),
-            "--data-dir",
-            str(data),
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=HANG_GUARD_S,
-        preexec_fn=_cap_memory,
-    )
+    proc = healthwatch(path, data, "run", timeout=HANG_GUARD_S, preexec_fn=_cap_memory)
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr and "MemoryError" not in proc.stderr
     assert str(path) in proc.stderr  # names the file

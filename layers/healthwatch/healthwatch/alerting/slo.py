@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from healthwatch.alerting.dispatch import Claims, Decide, Dispatcher
 from healthwatch.alerting.maintenance import active_window
+from healthwatch.alerting.state import event_for
 from healthwatch.errors import DeliveryError
 from healthwatch.models import (
     AlertEvent,
@@ -174,23 +175,15 @@ def _event(
     stamp: str,
     with_error: bool = True,
 ) -> AlertEvent:
-    return AlertEvent(
-        event=kind,
-        check_id=check.id,
-        check_name=check.name,
-        tier=check.tier,
-        status=result.status,
+    return event_for(
+        kind,
+        check,
+        result,
         started_at=state.incident_started_at or stamp,
         at=stamp,
         error=burn.message() if with_error else None,
-        result=result.to_dict(),
-        severity=check.severity,
-        target=result.target,
-        run_id=result.run_id,
         details=burn.details(),
-        reason=(burn.message() if with_error else f"{check.name} is within its error budget again"),
-        runbook=check.runbook or "",
-        links=dict(check.links),
+        reason=burn.message() if with_error else f"{check.name} is within its error budget again",
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import datetime, timedelta
+from typing import Any
 
 from healthwatch.config import Check, MaintenanceWindow
 from healthwatch.models import (
@@ -110,30 +111,47 @@ def _compact(result: Result) -> dict[str, object]:
     }
 
 
-def _event(
-    kind: EventKind, state: AlertState, result: Result, check: Check, stamp: str
+def event_for(
+    kind: EventKind, check: Check, result: Result, *, started_at: str, at: str, **fields: Any
 ) -> AlertEvent:
+    """An event about `check` after `result`: what every kind shares (the check, the result,
+    the runbook and links); `fields` are the kind's own (error, reason, details, ...)."""
     return AlertEvent(
         event=kind,
         check_id=check.id,
         check_name=check.name,
         tier=check.tier,
         status=result.status,
-        started_at=state.incident_started_at or result.started_at,
-        at=stamp,
-        error=result.error,
+        started_at=started_at,
+        at=at,
+        error=fields.pop("error", result.error),
         result=result.to_dict(),
         severity=check.severity,
         target=result.target,
         run_id=result.run_id,
-        recent=list(state.recent),
-        details={"actions": result.details["actions"]} if result.details.get("actions") else {},
-        **explained(result, check),
+        runbook=check.runbook or "",
+        links=dict(check.links),
+        **fields,
     )
 
 
-def explained(result: Result, check: Check) -> dict[str, object]:
-    """The event's `reason` (what broke, one line), `action`, `runbook` and `links`."""
+def _event(
+    kind: EventKind, state: AlertState, result: Result, check: Check, stamp: str
+) -> AlertEvent:
+    return event_for(
+        kind,
+        check,
+        result,
+        started_at=state.incident_started_at or result.started_at,
+        at=stamp,
+        recent=list(state.recent),
+        details={"actions": result.details["actions"]} if result.details.get("actions") else {},
+        **explained(result),
+    )
+
+
+def explained(result: Result) -> dict[str, object]:
+    """The event's `reason` (what broke, one line) and `action` (what to do)."""
     reason = " ".join((result.error or "").split())
     if not reason and result.status == "degraded":
         warned = [
@@ -141,10 +159,8 @@ def explained(result: Result, check: Check) -> dict[str, object]:
         ]
         reason = "; ".join(warned) or str(result.details.get("reason") or "")
     if not reason and result.status == "up":
-        reason = f"{check.name} answered as expected"
+        reason = f"{result.check_name} answered as expected"
     return {
         "reason": reason[:300],
         "action": " ".join(str(result.details.get("action") or "").split())[:300],
-        "runbook": check.runbook or "",
-        "links": dict(check.links),
     }

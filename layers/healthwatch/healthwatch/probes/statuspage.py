@@ -252,19 +252,16 @@ def _summary(
     maintenances: list[dict[str, Any]],
     level: int,
 ) -> str:
+    named = ", ".join(f"{c.get('name')} {c.get('status')}" for c in affected[:5])
+    if len(affected) > 5:
+        named += f" and {len(affected) - 5} more"
     if watched:
-        head = f"{page}: " + (
-            ", ".join(f"{c.get('name')} {c.get('status')}" for c in affected)
-            if affected
-            else "watched components operational"
-        )
+        head = f"{page}: " + (named or "watched components operational")
     else:
         label = "maintenance" if level == MAINTENANCE else LEVEL_NAME.get(level, "?")
         head = f"{page}: {description or 'no description'} ({label})"
-        if affected:  # which components, so the on-call engineer knows what is hit
-            names = ", ".join(f"{c.get('name')} {c.get('status')}" for c in affected[:5])
-            more = f" and {len(affected) - 5} more" if len(affected) > 5 else ""
-            head += f"; affected: {names}{more}"
+        if named:  # which components, so the on-call engineer knows what is hit
+            head += f"; affected: {named}"
     if incidents:
         head += "; incidents: " + "; ".join(str(i["name"]) for i in incidents[:3])
     if maintenances:
