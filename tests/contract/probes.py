@@ -17,6 +17,7 @@ import requests
 from healthwatch import probes
 from healthwatch.config import Check
 from healthwatch.engine import RunContext, run_check
+from healthwatch.runtime.clients import aio_session
 from healthwatch.errors import ConfigError, ErrorKind
 from healthwatch.models import AlertState, Result
 from healthwatch.probes import Category
@@ -77,6 +78,7 @@ def run_once(check: Check, environ: dict[str, str]) -> Result:
             session,
             Secrets.local(environ),
             sleep=lambda _: None,
+            open_http=aio_session,
         )
         return run_check(check, AlertState(check.id), ctx)
 

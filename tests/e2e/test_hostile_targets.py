@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 from healthwatch.engine import Ports, run_tier
-from healthwatch.runtime.clients import http_session
+from healthwatch.runtime.clients import aio_session, http_session
 from healthwatch.runtime.config_source import parse_config
 from healthwatch.secrets import Secrets
 from healthwatch.storage.local import LocalStore
@@ -189,7 +189,7 @@ def test_every_hostile_target_is_a_result_with_its_error_class(servers, tmp_path
         config,
         "quick",
         Ports(states=store, results=store),
-        session=http_session(32),
+        open_http=aio_session, session=http_session(32),
         secrets=Secrets.local({}),
     )
     by_name = {r.check_name: r for r in run.results}

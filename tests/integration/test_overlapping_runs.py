@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 
 from healthwatch.engine import Ports, run_tier
-from healthwatch.runtime.clients import http_session
+from healthwatch.runtime.clients import aio_session, http_session
 from healthwatch.secrets import Secrets
 from healthwatch.storage.local import LocalStore
 
@@ -29,7 +29,7 @@ def test_overlapping_runs_send_one_alert(tmp_path):
             backend = Ports(states=LocalStore(tmp_path), notifier=notifier)
             barrier.wait()
             runs.append(
-                run_tier(cfg, "quick", backend, session=http_session(4), secrets=Secrets.local({}))
+                run_tier(cfg, "quick", backend, open_http=aio_session, session=http_session(4), secrets=Secrets.local({}))
             )
 
         threads = [threading.Thread(target=one_run) for _ in range(2)]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import logging
 import threading
 from collections.abc import Iterator
@@ -14,11 +16,12 @@ import pytest
 import yaml
 from healthwatch import probes
 from healthwatch.config import Check, Config
-from healthwatch.engine import MAX_WORKERS, Ports, run_tier
+from healthwatch.config.schema import DEFAULT_CONCURRENCY
+from healthwatch.engine import Ports, run_tier
 from healthwatch.models import AlertState, TierRun
 from healthwatch.probes import Observation, ProbeContext
 from healthwatch.probes import http as http_probe
-from healthwatch.runtime.clients import http_session
+from healthwatch.runtime.clients import aio_session, http_session
 from healthwatch.runtime.config_source import parse_config
 from healthwatch.secrets import Secrets
 from healthwatch.storage.local import LocalStore
@@ -59,7 +62,7 @@ def run(
     config: Config,
     tmp_path: Path,
     *,
-    workers: int = MAX_WORKERS,
+    workers: int = DEFAULT_CONCURRENCY,
     sleep: Any = None,
     store: LocalStore | None = None,
 ) -> TierRun:
@@ -70,9 +73,10 @@ def run(
             "quick",
             Ports(states=store or LocalStore(tmp_path)),
             session=session,
+            open_http=aio_session,
             secrets=Secrets.local({}),
             sleep=sleep,
-            max_workers=workers,
+            concurrency=workers,
         )
     finally:
         session.close()
@@ -129,7 +133,7 @@ def gated_checks(server: FakeServer, name: str, gate: InFlight) -> list[dict[str
     ]
 
 
-@pytest.mark.parametrize("workers", [8, MAX_WORKERS])
+@pytest.mark.parametrize("workers", [8, DEFAULT_CONCURRENCY])
 def test_checks_run_in_parallel(server: FakeServer, tmp_path: Path, workers: int) -> None:
     # Given 8 checks whose target holds every request until 8 are in flight at once
     gate = InFlight(peak=8, total=8)
@@ -217,12 +221,15 @@ def blocking_probe(monkeypatch: pytest.MonkeyPatch) -> Iterator[Blocker]:
     blocker = Blocker()
     real_get = probes.get
 
-    def probe(check: Check, ctx: ProbeContext) -> Observation:
+    async def probe(check: Check, ctx: ProbeContext) -> Observation:
         if "/block" in check.options.url:
-            blocker.release.wait(30)
+            for _ in range(3000):  # on the loop, as an async probe would hang on a socket
+                if blocker.release.is_set():
+                    break
+                await asyncio.sleep(0.01)
             blocker.returned.set()
             return Observation(latency_ms=30_000.0, http_status=200)
-        return http_probe.probe(check, ctx)
+        return await http_probe.probe(check, ctx)
 
     fake = SimpleNamespace(Options=http_probe.Options, target=http_probe.target, probe=probe)
     monkeypatch.setattr(probes, "get", lambda t: fake if t == "http" else real_get(t))
@@ -295,12 +302,12 @@ def test_a_probe_that_raises_is_down_and_the_others_still_run(
 ) -> None:
     real_get = probes.get
 
-    def probe(check: Check, ctx: ProbeContext) -> Any:
+    async def probe(check: Check, ctx: ProbeContext) -> Any:
         if "/broken" in check.options.url:
             if behaviour == "raises":
                 raise ZeroDivisionError("a bug in a probe")
             return None  # not an Observation: also a bug
-        return http_probe.probe(check, ctx)
+        return await http_probe.probe(check, ctx)
 
     fake = SimpleNamespace(Options=http_probe.Options, target=http_probe.target, probe=probe)
     checks = [
@@ -439,7 +446,7 @@ def test_no_retry_wait_would_cross_the_deadline(server: FakeServer, tmp_path: Pa
 # ---------------------------------------------------------------------- the shared session
 
 
-@pytest.mark.parametrize("workers", [1, 8, MAX_WORKERS])
+@pytest.mark.parametrize("workers", [1, 8, DEFAULT_CONCURRENCY])
 def test_session_pool_matches_the_worker_count(workers: int) -> None:
     session = http_session(workers)
     try:
@@ -452,42 +459,23 @@ def test_session_pool_matches_the_worker_count(workers: int) -> None:
         session.close()
 
 
-def test_a_matched_pool_never_discards_connections(
-    server: FakeServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    # Given 8 concurrent checks on one host, 8 workers and a session built for 8
-    config = make_config(slow_checks(server, 8, "brief"))
+def test_the_aiohttp_connector_is_bounded_by_the_concurrency() -> None:
+    async def limits() -> tuple[int, int, bool]:
+        session = aio_session(8)
+        try:
+            jar = type(session.cookie_jar).__name__
+            return session.connector.limit, session.connector.limit_per_host, jar == "DummyCookieJar"
+        finally:
+            await session.close()
 
-    with caplog.at_level(logging.WARNING, logger="urllib3.connectionpool"):
-        result = run(config, tmp_path, workers=8)
-
-    assert [r.status for r in result.results] == ["up"] * 8
-    assert not [r for r in caplog.records if "pool is full" in r.getMessage()]
-
-
-def test_an_undersized_pool_is_what_that_last_test_would_catch(
-    server: FakeServer, caplog: pytest.LogCaptureFixture, tmp_path: Path
-) -> None:
-    config = make_config(slow_checks(server, 8, "brief"))
-    session = http_session(2)
-    with caplog.at_level(logging.WARNING, logger="urllib3.connectionpool"):
-        run_tier(
-            config,
-            "quick",
-            Ports(states=LocalStore(tmp_path)),
-            session=session,
-            secrets=Secrets.local({}),
-            max_workers=8,
-        )
-    session.close()
-
-    assert [r for r in caplog.records if "pool is full" in r.getMessage()]
+    limit, per_host, no_cookies = asyncio.run(limits())
+    assert (limit, per_host, no_cookies) == (8, 0, True)
 
 
 def test_a_missing_secret_is_not_re_probed(tmp_path):
     """Waiting `retry_interval` cannot make a secret appear: one attempt, down, error `secret`."""
     from healthwatch.engine import Ports, run_tier
-    from healthwatch.runtime.clients import http_session
+    from healthwatch.runtime.clients import aio_session, http_session
     from healthwatch.secrets import Secrets
     from healthwatch.storage.local import LocalStore
 
@@ -507,6 +495,7 @@ def test_a_missing_secret_is_not_re_probed(tmp_path):
         cfg,
         "quick",
         Ports(states=LocalStore(tmp_path)),
+        open_http=aio_session,
         session=http_session(2),
         secrets=Secrets.local({}),
         sleep=waits.append,
@@ -542,7 +531,7 @@ def test_a_broken_state_store_still_stores_the_results_and_reports(tmp_path):
     """Nothing lost: the results land, no alert goes out unclaimed, the run says what failed."""
     from healthwatch.engine import Ports, run_tier
     from healthwatch.errors import RunError
-    from healthwatch.runtime.clients import http_session
+    from healthwatch.runtime.clients import aio_session, http_session
     from healthwatch.secrets import Secrets
     from healthwatch.storage.local import LocalStore
 
@@ -562,7 +551,14 @@ def test_a_broken_state_store_still_stores_the_results_and_reports(tmp_path):
     notifier = RecordingNotifier()
     backend = Ports(states=BrokenStates(tmp_path / "state"), results=results, notifier=notifier)
     with pytest.raises(RunError) as info:
-        run_tier(cfg, "quick", backend, session=http_session(2), secrets=Secrets.local({}))
+        run_tier(
+            cfg,
+            "quick",
+            backend,
+            open_http=aio_session,
+            session=http_session(2),
+            secrets=Secrets.local({}),
+        )
     assert info.value.problems == ["alert state: disk full"]
     assert notifier.events == []  # an alert is sent only once its state is saved
     assert list((tmp_path / "results/results/tier=quick").rglob("health-check-*.json"))

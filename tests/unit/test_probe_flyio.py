@@ -446,7 +446,7 @@ def test_restarts_count_runs_by_run_id_and_are_announced_once(
     """Three runs seconds apart with restart_after 2: the restart happens at run 2, once,
     and goes out as one `remediated` event through the dispatcher."""
     from healthwatch.engine import Ports, run_tier
-    from healthwatch.runtime.clients import http_session
+    from healthwatch.runtime.clients import aio_session, http_session
     from healthwatch.runtime.config_source import parse_config as parse
     from healthwatch.secrets import Secrets
     from healthwatch.storage.local import LocalStore
@@ -477,7 +477,7 @@ def test_restarts_count_runs_by_run_id_and_are_announced_once(
             config,
             "comprehensive",
             Ports(states=store, notifier=notifier),
-            session=http_session(2),
+            open_http=aio_session, session=http_session(2),
             secrets=Secrets.local({"FLY_TOKEN": token}),
         )
         if run.results[0].details.get("actions"):

@@ -17,7 +17,7 @@ from healthwatch.config import Check
 from healthwatch.engine import Ports, RunContext, run_check, run_tier
 from healthwatch.models import AlertState, Result
 from healthwatch.probes.http import classify
-from healthwatch.runtime.clients import http_session
+from healthwatch.runtime.clients import aio_session, http_session
 from healthwatch.runtime.config_source import parse_config
 from healthwatch.secrets import Secrets
 from healthwatch.storage.local import LocalStore
@@ -111,6 +111,7 @@ def probe(check: Check, environ: dict[str, str] | None = None) -> Result:
                 session,
                 Secrets.local(environ or {}),
                 sleep=lambda _: None,
+                open_http=aio_session,
             ),
         )
     finally:
@@ -419,6 +420,7 @@ def test_env_reference_in_a_header_is_sent_and_never_stored(
         "quick",
         Ports(states=store, results=store),
         session=session,
+        open_http=aio_session,
         secrets=Secrets.local({"HW_TEST_TOKEN": TOKEN}),
     )
     session.close()
@@ -459,27 +461,35 @@ def test_credentials_are_not_forwarded_to_another_origin(servers: Servers) -> No
     assert landing.header("X-Plain") == "kept"
 
 
-def test_cookies_do_not_leak_between_checks_on_the_shared_session(servers: Servers) -> None:
+def test_cookies_do_not_leak_between_checks_on_the_shared_session(
+    servers: Servers, tmp_path: Path
+) -> None:
+    # Given two checks of one run, one at a time on the run's one aiohttp session: the
+    # first is answered with a Set-Cookie
+    document = {
+        "defaults": {"retry_interval": 0, "timeout": "2s", "concurrency": 1},
+        "tiers": {"quick": {"schedule": "rate(15 minutes)"}},
+        "checks": [
+            {"id": "sets", "tier": "quick", "url": f"{servers.fake.url}/set-cookie"},
+            {"id": "echoes", "tier": "quick", "url": f"{servers.fake.url}/echo"},
+        ],
+    }
     session = http_session(2)
-    secrets = Secrets.local({})
     try:
-        for path in ("/set-cookie", "/echo"):
-            check = make_check({"url": f"{servers.fake.url}{path}"})
-            run_check(
-                check,
-                AlertState(check.id),
-                RunContext(
-                    "quick-test-0000",
-                    "quick",
-                    time.monotonic() + 10,
-                    session,
-                    secrets,
-                    sleep=lambda _: None,
-                ),
-            )
+        run = run_tier(
+            parse_config(yaml.safe_dump(document)),
+            "quick",
+            Ports(states=LocalStore(tmp_path)),
+            session=session,
+            open_http=aio_session,
+            secrets=Secrets.local({}),
+        )
     finally:
         session.close()
 
+    # Then the second check sent no cookie
+    assert [r.status for r in run.results] == ["up", "up"]
+    (set_cookie,) = servers.fake.requests_to("/set-cookie")
     (echo,) = servers.fake.requests_to("/echo")
     assert echo.header("Cookie") is None
 

@@ -9,7 +9,7 @@ from healthwatch.alerting.slo import SloBurnAlerts, burn_rate, state_id
 from healthwatch.engine import Ports, run_tier
 from healthwatch.errors import DeliveryError, RunError
 from healthwatch.models import AlertEvent, Result, TierRun, iso
-from healthwatch.runtime.clients import http_session
+from healthwatch.runtime.clients import aio_session, http_session
 from healthwatch.runtime.config_source import parse_config
 from healthwatch.secrets import Secrets
 from healthwatch.storage.local import LocalStore
@@ -191,7 +191,7 @@ def test_through_the_engine_with_the_other_alerts(tmp_path, slo_delivery_fails):
         # When the tier runs
         try:
             run = run_tier(
-                config, "quick", backend, session=http_session(2), secrets=Secrets.local()
+                config, "quick", backend, open_http=aio_session, session=http_session(2), secrets=Secrets.local()
             )
             problems: list[str] = []
         except RunError as exc:
@@ -227,7 +227,7 @@ def test_an_outage_the_check_already_alerted_does_not_page_twice(tmp_path):
 
         def once():
             return run_tier(
-                config, "quick", backend, session=http_session(2), secrets=Secrets.local()
+                config, "quick", backend, open_http=aio_session, session=http_session(2), secrets=Secrets.local()
             )
 
         once()
@@ -260,7 +260,7 @@ def test_a_missing_secret_is_one_config_problem_never_an_slo_burn_or_an_outage(t
         def once(env):
             try:
                 return run_tier(
-                    config, "quick", ports, session=http_session(2), secrets=Secrets.local(env)
+                    config, "quick", ports, open_http=aio_session, session=http_session(2), secrets=Secrets.local(env)
                 )
             except RunError as exc:
                 return exc.run

@@ -130,7 +130,12 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=False)
 
 
+DEFAULT_CONCURRENCY = 256  # DESIGN.md "Scale": checks in flight at once in one invocation
+
+
 class Defaults(Strict):
+    # Checks probed at once within one invocation (a retry waiting holds no slot).
+    concurrency: int = Field(default=DEFAULT_CONCURRENCY, ge=1, le=10_000)
     timeout: Duration = 5.0
     failure_threshold: int = Field(default=3, ge=1, le=MAX_THRESHOLD)
     retry_interval: Duration = 10.0
@@ -203,6 +208,7 @@ class Check(Strict):
     # Plain defaults, no factories: pydantic inspects a factory's signature per instance.
     _conditions: list[Condition] = PrivateAttr(default=[])
     _warnings: list[Condition] = PrivateAttr(default=[])
+    _placeholders: frozenset[str] = PrivateAttr(default=frozenset())
 
     @model_validator(mode="after")
     def _type_options(self, info: ValidationInfo) -> Check:
@@ -224,6 +230,9 @@ class Check(Strict):
             self.name = self.id
         self._conditions = [parsed(c) for c in self.conditions]
         self._warnings = [parsed(c) for c in self.warnings]
+        self._placeholders = frozenset(
+            p for c in (*self._conditions, *self._warnings) for p in c.placeholders
+        )
         return self
 
     @field_validator("runbook")
@@ -259,6 +268,11 @@ class Check(Strict):
         return self._warnings
 
     @property
+    def placeholders(self) -> frozenset[str]:
+        """What the conditions and warnings read (`BODY`, `CERTIFICATE_EXPIRATION`, ...)."""
+        return self._placeholders
+
+    @property
     def target(self) -> str:
         return self._target
 
@@ -268,6 +282,9 @@ class Check(Strict):
         assert value is not None, f"{name} not filled"
         return float(value)
 
+
+# The `defaults` a check may override (concurrency is the invocation's, not a check's).
+PER_CHECK_DEFAULTS = tuple(k for k in Defaults.model_fields if k in Check.model_fields)
 
 # Provider name -> that provider's validated `Options` (`notifications.slack`, ...).
 Notifications = dict[str, BaseModel]
@@ -387,7 +404,7 @@ class Config(Strict):
                     f"checks[{i}].tier: unknown tier {check.tier!r} for check {check.id!r} "
                     f"(tiers: {', '.join(self.tiers)})"
                 )
-            for key in Defaults.model_fields:
+            for key in PER_CHECK_DEFAULTS:
                 if getattr(check, key) is None:
                     setattr(check, key, getattr(self.defaults, key))
         for i, window in enumerate(self.maintenance):

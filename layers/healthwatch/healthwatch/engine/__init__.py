@@ -6,6 +6,6 @@ saw into a result record.
 """
 
 from healthwatch.engine.pipeline import Ports, new_run_id, run_tier
-from healthwatch.engine.scheduler import MAX_WORKERS, RunContext, run_check
+from healthwatch.engine.scheduler import RunContext, run_check
 
-__all__ = ["MAX_WORKERS", "Ports", "RunContext", "new_run_id", "run_check", "run_tier"]
+__all__ = ["Ports", "RunContext", "new_run_id", "run_check", "run_tier"]

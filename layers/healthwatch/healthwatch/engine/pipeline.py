@@ -16,11 +16,12 @@ from typing import TYPE_CHECKING, TypeVar
 from healthwatch.alerting.dispatch import DEFAULT_LEASE_S, Claims, Decide, Dispatcher
 from healthwatch.alerting.maintenance import active_window
 from healthwatch.alerting.state import apply
-from healthwatch.engine.scheduler import MAX_WORKERS, RunContext, probe_all
+from healthwatch.engine.scheduler import RunContext, probe_all
 from healthwatch.errors import RunError
 from healthwatch.models import AlertState, Result, TierRun, iso, utcnow
 
 if TYPE_CHECKING:
+    import aiohttp
     import requests
 
     from healthwatch.alerting.slo import SloBurnAlerts
@@ -71,7 +72,8 @@ def run_tier(
     secrets: Secrets,
     now: Callable[[], datetime] = utcnow,
     sleep: Callable[[float], None] | None = None,
-    max_workers: int = MAX_WORKERS,
+    concurrency: int | None = None,
+    open_http: Callable[[int], aiohttp.ClientSession] | None = None,
     run_id: str | None = None,
     time_left: Callable[[], float] | None = None,
     on_result: Callable[[Result], object] | None = None,
@@ -84,6 +86,8 @@ def run_tier(
     alerts (none can be decided, so none is sent twice) but not its results.
     `time_left`: seconds the invocation may still use (Lambda's remaining time, less a
     margin); a delivery that would not fit stays pending for the next run.
+    `concurrency`: checks in flight at once (default: the config's `defaults.concurrency`);
+    `open_http(limit)` builds the run's aiohttp session (`runtime.clients.aio_session`).
     """
     checks = config.checks_for(tier)
     started, t0 = now(), time.monotonic()
@@ -96,7 +100,8 @@ def run_tier(
         secrets=secrets,
         now=now,
         sleep=sleep,
-        max_workers=max_workers,
+        concurrency=concurrency or config.defaults.concurrency,
+        open_http=open_http,
         on_result=on_result,
     )
     problems: list[str] = []

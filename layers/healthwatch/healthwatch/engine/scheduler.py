@@ -1,23 +1,32 @@
-"""When each attempt runs: checks in parallel, failures re-probed, all under the tier deadline."""
+"""When each attempt runs: checks at once up to the concurrency, failures re-probed, all
+under the tier deadline, on one asyncio event loop per run.
+
+An `async def` probe (http) runs on the loop with the run's aiohttp session; a plain probe
+(a vendor whose client library is synchronous) runs in a thread of the run's pool. A
+check holds one of `concurrency` slots while an attempt is in flight, never while it waits
+out `retry_interval`, so waiting retries do not starve the checks behind them.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
-import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from healthwatch import alerting
+from healthwatch.config.schema import DEFAULT_CONCURRENCY
 from healthwatch.engine.verdict import failure, judge, observe
 from healthwatch.errors import ErrorKind
 from healthwatch.models import AlertState, Result, iso, utcnow
-from healthwatch.probes import ProbeContext
+from healthwatch.probes import Observation, ProbeContext
 
 if TYPE_CHECKING:
+    import aiohttp
     import requests
 
     from healthwatch.config import Check
@@ -25,7 +34,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("healthwatch.engine")
 
-MAX_WORKERS = 64
+# Threads for synchronous probes: past this, requests costs more CPU than it overlaps.
+MAX_THREADS = 64
 # Error classes a re-probe within the run cannot fix: the next run tries again.
 NOT_RETRIED = frozenset({ErrorKind.SECRET, ErrorKind.INVALID_URL})
 
@@ -37,23 +47,49 @@ class RunContext:
     run_id: str
     tier: str
     deadline: float  # time.monotonic() at which the tier must stop
-    session: requests.Session
+    session: requests.Session  # for synchronous probes
     secrets: Secrets
     now: Callable[[], datetime] = utcnow
-    sleep: Callable[[float], object] | None = None  # None: wait, but wake at the deadline
-    max_workers: int = MAX_WORKERS
-    stop: threading.Event = field(default_factory=threading.Event)
+    sleep: Callable[[float], object] | None = None  # None: wait on the loop (tests record)
+    concurrency: int = DEFAULT_CONCURRENCY
+    # Builds the run's aiohttp session, in the run's loop (runtime.clients.aio_session).
+    open_http: Callable[[int], aiohttp.ClientSession] | None = None
     # Told of each check's result as it completes (a terminal shows it at once).
     on_result: Callable[[Result], object] | None = None
-
-    def wait(self, seconds: float) -> None:
-        if self.sleep is not None:
-            self.sleep(seconds)
-        else:
-            self.stop.wait(seconds)
+    _http: aiohttp.ClientSession | None = field(default=None, repr=False)
+    _pool: ThreadPoolExecutor | None = field(default=None, repr=False)
 
     def left(self) -> float:
         return self.deadline - time.monotonic()
+
+    def http(self) -> aiohttp.ClientSession:
+        """The run's aiohttp session, made on first use (a tier of vendor probes needs none)."""
+        if self._http is None:
+            if self.open_http is None:
+                raise RuntimeError("no HTTP client: RunContext(open_http=...) is not set")
+            self._http = self.open_http(self.concurrency)
+        return self._http
+
+    async def in_thread(self, fn: Callable[..., Observation], *args: Any) -> Observation:
+        if self._pool is None:
+            workers = max(1, min(self.concurrency, MAX_THREADS))
+            self._pool = ThreadPoolExecutor(workers, thread_name_prefix=f"hw-{self.tier}")
+        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+
+    async def wait(self, seconds: float) -> None:
+        if self.sleep is not None:
+            self.sleep(seconds)
+        else:
+            await asyncio.sleep(seconds)
+
+    async def close(self) -> None:
+        """Let go of the clients; a thread still in a probe is abandoned, never waited for."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+        if self._http is not None:
+            await self._http.close()
+            self._http = None
 
 
 def probe_all(
@@ -63,31 +99,42 @@ def probe_all(
     is a `timeout` result, and a check that raised is a `probe_error` result."""
     if not checks:
         return []
-    workers = max(1, min(ctx.max_workers, len(checks)))
-    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"hw-{ctx.tier}")
-    futures: dict[Future[Result], Check] = {
-        pool.submit(run_check, check, states[check.id], ctx): check for check in checks
-    }
+    return asyncio.run(probe_all_async(ctx, checks, states))
+
+
+async def probe_all_async(
+    ctx: RunContext, checks: Sequence[Check], states: Mapping[str, AlertState]
+) -> list[Result]:
+    slots = asyncio.Semaphore(max(1, ctx.concurrency))
     done: dict[str, Result] = {}
-    pending = set(futures)
-    while pending:
-        left = ctx.left()
-        if left <= 0:
-            break
-        finished, pending = wait(pending, timeout=left, return_when=FIRST_COMPLETED)
-        for fut in finished:
-            check = futures[fut]
-            try:
-                done[check.id] = fut.result()
-            except Exception as exc:  # a bug past the probe's own guard: this check only
-                log.error("check raised", extra={"check_id": check.id, "error": type(exc).__name__})
-                obs = failure(ErrorKind.PROBE_ERROR, type(exc).__name__)
-                done[check.id] = judge(check, ctx.run_id, ctx.tier, iso(ctx.now()), obs, 1)
-            if ctx.on_result is not None:
-                # Only what the stored record will say: secrets taken out first.
-                ctx.on_result(Result.from_dict(ctx.secrets.redact_obj(done[check.id].to_dict())))
-    ctx.stop.set()
-    pool.shutdown(wait=False, cancel_futures=True)
+
+    def finished(check: Check, task: asyncio.Task[Result]) -> None:
+        if task.cancelled():
+            return
+        exc = task.exception()
+        if exc is not None:  # a bug past the probe's own guard: this check only
+            log.error("check raised", extra={"check_id": check.id, "error": type(exc).__name__})
+            obs = failure(ErrorKind.PROBE_ERROR, type(exc).__name__)
+            done[check.id] = judge(check, ctx.run_id, ctx.tier, iso(ctx.now()), obs, 1)
+        else:
+            done[check.id] = task.result()
+        if ctx.on_result is not None:
+            # Only what the stored record will say: secrets taken out first.
+            ctx.on_result(Result.from_dict(ctx.secrets.redact_obj(done[check.id].to_dict())))
+
+    tasks = []
+    for check in checks:
+        task = asyncio.create_task(_run_check(check, states[check.id], ctx, slots))
+        task.add_done_callback(lambda t, c=check: finished(c, t))
+        tasks.append(task)
+    try:
+        _done, pending = await asyncio.wait(tasks, timeout=max(0.0, ctx.left()))
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.wait(pending, timeout=1.0)  # let cancelled requests close
+    finally:
+        await ctx.close()
     out = []
     for check in checks:
         result = done.get(check.id)
@@ -99,6 +146,20 @@ def probe_all(
 
 
 def run_check(check: Check, state: AlertState, ctx: RunContext) -> Result:
+    """One check on its own loop: what the probe tests and the contract suite call."""
+
+    async def one() -> Result:
+        try:
+            return await _run_check(check, state, ctx, asyncio.Semaphore(1))
+        finally:
+            await ctx.close()
+
+    return asyncio.run(one())
+
+
+async def _run_check(
+    check: Check, state: AlertState, ctx: RunContext, slots: asyncio.Semaphore
+) -> Result:
     """Probe one check, re-probing a failure every `retry_interval` up to its threshold."""
     allowed = alerting.attempts_allowed(state, check)
     result: Result | None = None
@@ -106,30 +167,30 @@ def run_check(check: Check, state: AlertState, ctx: RunContext) -> Result:
     started_at = iso(ctx.now())
     while attempt < allowed:
         attempt += 1
-        left = ctx.left()
-        if attempt > 1 and left <= 0:
-            break
-        probe_ctx = ProbeContext(
-            session=ctx.session,
-            secrets=ctx.secrets,
-            # timeout 0 disables the check's own limit: the tier deadline still holds
-            timeout=max(0.05, min(check.setting("timeout") or left, left)),
-            now=ctx.now,
-            memory=state.probe_memory,  # the probe's own counters; saved with the state
-            consecutive_failures=state.consecutive_failures,
-            run_id=ctx.run_id,
-        )
-        obs = observe(check, probe_ctx)
+        async with slots:
+            left = ctx.left()
+            if attempt > 1 and left <= 0:
+                break
+            probe_ctx = ProbeContext(
+                session=ctx.session,
+                secrets=ctx.secrets,
+                # timeout 0 disables the check's own limit: the tier deadline still holds
+                timeout=max(0.05, min(check.setting("timeout") or left, left)),
+                now=ctx.now,
+                memory=state.probe_memory,  # the probe's own counters; saved with the state
+                consecutive_failures=state.consecutive_failures,
+                run_id=ctx.run_id,
+                http=ctx.http,
+            )
+            obs = await observe(check, probe_ctx, ctx.in_thread)
         result = judge(check, ctx.run_id, ctx.tier, started_at, obs, attempt)
-        if result.status != "down" or attempt >= allowed or ctx.stop.is_set():
+        if result.status != "down" or attempt >= allowed:
             break
         if obs.error_kind in NOT_RETRIED:
             break  # waiting retry_interval cannot fix a missing secret or a bad URL
         interval = check.setting("retry_interval")
         if time.monotonic() + interval >= ctx.deadline:
             break
-        ctx.wait(interval)
-        if ctx.stop.is_set():
-            break
+        await ctx.wait(interval)  # without a slot: the checks queued behind go on
     assert result is not None
     return result

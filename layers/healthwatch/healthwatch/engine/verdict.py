@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from healthwatch import probes
@@ -16,14 +19,31 @@ if TYPE_CHECKING:
     from healthwatch.config import Check
 
 log = logging.getLogger("healthwatch.engine")
+ATTEMPT_GRACE_S = 1.0
 
 
-def observe(check: Check, ctx: ProbeContext) -> Observation:
-    """Run the probe once. Whatever it raises becomes an observation with an error kind."""
+async def observe(
+    check: Check, ctx: ProbeContext, in_thread: Callable[..., Awaitable[Observation]]
+) -> Observation:
+    """Run the probe once: an `async def` probe on the loop, a plain one through `in_thread`.
+
+    Whatever it raises becomes an observation with an error kind. An async probe gets
+    `ATTEMPT_GRACE_S` past its timeout before the attempt is cut short as a `timeout`; a
+    thread cannot be cut short (its client's own timeouts end it), only abandoned at the
+    tier's deadline.
+    """
     module = probes.get(check.type)
     start = time.perf_counter()
     try:
-        obs: Observation = module.probe(check, ctx)
+        obs: Observation
+        if inspect.iscoroutinefunction(module.probe):
+            try:
+                async with asyncio.timeout(ctx.timeout + ATTEMPT_GRACE_S):
+                    obs = await module.probe(check, ctx)
+            except TimeoutError:
+                obs = failure(ErrorKind.TIMEOUT, f"no complete answer within {ctx.timeout:g}s")
+        else:
+            obs = await in_thread(module.probe, check, ctx)
     except ProbeError as exc:
         obs = Observation(error=str(exc), error_kind=exc.kind)
     except SecretError as exc:  # its message names the reference, never a value

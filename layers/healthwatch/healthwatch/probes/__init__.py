@@ -5,9 +5,12 @@ A probe module is a `ProbeModule`: it defines
 - ``CATEGORY``: a `Category`, what the type watches (a service, the platform, a vendor);
 - ``Options``: a pydantic model (``extra="forbid"``) of the keys that type adds to a check;
 - ``target(options) -> str``: what the result's ``target`` shows (never a resolved secret);
-- ``probe(check, ctx) -> Observation``: one attempt. It raises ``ProbeError`` (or returns
-  an ``Observation`` with ``error`` set) when the target could not be probed; any other
-  exception is caught by the engine and becomes a ``down`` result.
+- ``probe(check, ctx) -> Observation``: one attempt, either ``async def`` (run on the
+  engine's event loop, using ``ctx.http()``: the run's aiohttp session) or a plain function
+  (run in the engine's thread pool, using ``ctx.session``: requests, for probes whose client
+  library is synchronous). It raises ``ProbeError`` (or returns an ``Observation`` with
+  ``error`` set) when the target could not be probed; any other exception is caught by
+  the engine and becomes a ``down`` result.
 
 The config validates a check's own keys through `REGISTRY`, so a new type needs no change
 anywhere else; the contract suite in ``tests/contract`` picks it up by itself.
@@ -17,7 +20,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -26,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Protocol, cast
 from pydantic import BaseModel
 
 if TYPE_CHECKING:
+    import aiohttp
     import requests
 
     from healthwatch.config import Check
@@ -57,9 +61,9 @@ class Observation:
 
 @dataclass
 class ProbeContext:
-    """What a probe may use: the shared session, secrets, its deadline and its memory."""
+    """What a probe may use: the HTTP clients, secrets, its deadline and its memory."""
 
-    session: requests.Session
+    session: requests.Session  # for synchronous probes, in the engine's threads
     secrets: Secrets
     timeout: float
     now: Callable[[], datetime]
@@ -69,6 +73,12 @@ class ProbeContext:
     consecutive_failures: int = 0
     # The run this attempt belongs to: re-probes within one run share it.
     run_id: str = ""
+    # The run's aiohttp session, for `async def` probes (made in the run's loop on first use).
+    http: Callable[[], aiohttp.ClientSession] = field(default=lambda: _no_loop_client())
+
+
+def _no_loop_client() -> aiohttp.ClientSession:
+    raise RuntimeError("an async probe ran outside the engine's event loop")
 
 
 class Category(StrEnum):
@@ -87,7 +97,7 @@ class ProbeModule(Protocol):
 
     def target(self, options: Any) -> str: ...
 
-    def probe(self, check: Check, ctx: ProbeContext) -> Observation: ...
+    def probe(self, check: Check, ctx: ProbeContext) -> Observation | Awaitable[Observation]: ...
 
 
 _modules: dict[str, ProbeModule] = {}

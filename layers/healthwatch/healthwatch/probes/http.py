@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import errno
+import functools
 import json
-import socket
+import ssl
 import sys
 import time
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urljoin, urlsplit
 
-import requests
-import urllib3
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from healthwatch.errors import ErrorKind, ProbeError, error_text
@@ -20,12 +20,18 @@ from healthwatch.secrets import has_reference
 from healthwatch.urls import http_url
 
 if TYPE_CHECKING:
+    import aiohttp
+    import requests
+
     from healthwatch.config import Check
 
 CATEGORY = Category.SERVICE
 
 MiB = 1024 * 1024
 DEFAULT_CONDITIONS = ("[STATUS] < 400",)
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+# Past the client's own limits (which name the phase that ran out), the whole attempt's.
+BACKSTOP_S = 0.05
 
 
 class Options(BaseModel):
@@ -56,7 +62,9 @@ def target(options: Options) -> str:
     return options.url
 
 
-def probe(check: Check, ctx: ProbeContext) -> Observation:
+async def probe(check: Check, ctx: ProbeContext) -> Observation:
+    import aiohttp
+
     opts: Options = check.options
     url = first_url = ctx.secrets.resolve(opts.url)
     headers = {k: ctx.secrets.resolve(v) for k, v in opts.headers.items()}
@@ -67,74 +75,69 @@ def probe(check: Check, ctx: ProbeContext) -> Observation:
     elif isinstance(opts.body, str):
         data = ctx.secrets.resolve(opts.body).encode()
     headers.setdefault("User-Agent", "healthwatch/0.1 (+synthetic monitor)")
-    verify: bool | str = False if opts.insecure else (opts.ca_bundle or True)
-    uses = {p for c in (*check.parsed_conditions, *check.parsed_warnings) for p in c.placeholders}
+    tls = _tls_setting(opts)
+    uses = check.placeholders
+    session = ctx.http()
 
     obs = Observation(default_conditions=DEFAULT_CONDITIONS)
     method = opts.method
     start = time.perf_counter()
     deadline = start + ctx.timeout  # one budget for every hop, connect, headers and body
+    phase = "read"
     try:
-        for hop in range(opts.max_redirects + 1):
-            left = deadline - time.perf_counter()
-            if left <= 0:
-                raise ProbeError(ErrorKind.TIMEOUT, f"no complete answer within {ctx.timeout:g}s")
-            resp = ctx.session.request(
-                method,
-                url,
-                headers=headers,
-                data=data,
-                timeout=(left, left),
-                allow_redirects=False,
-                verify=verify,
-                stream=True,
-            )
-            if resp.is_redirect and opts.follow_redirects:
-                resp.close()
-                if hop == opts.max_redirects:
+        # The client's own limits fire first and name the phase; this one is the backstop.
+        async with asyncio.timeout(ctx.timeout + BACKSTOP_S):
+            for hop in range(opts.max_redirects + 1):
+                left = deadline - time.perf_counter()
+                if left <= 0:
                     raise ProbeError(
-                        "too_many_redirects", f"more than {opts.max_redirects} redirects"
+                        ErrorKind.TIMEOUT, f"no complete answer within {ctx.timeout:g}s"
                     )
-                next_url = urljoin(url, resp.headers["Location"])
-                if not _same_origin(url, next_url):
-                    headers = _without_credentials(headers, opts.headers)
-                url = next_url
-                if resp.status_code in (301, 302, 303) and method not in ("GET", "HEAD"):
-                    method, data = "GET", None
-                    headers.pop("Content-Type", None)
-                continue
-            break
-        obs.ip = _peer_ip(resp)
-        body = _read_capped(resp, opts.max_body_bytes, deadline, ctx.timeout)
+                phase = "read"
+                resp = await session.request(
+                    method,
+                    url,
+                    headers=headers,
+                    data=data,
+                    allow_redirects=False,
+                    ssl=tls,
+                    timeout=aiohttp.ClientTimeout(total=left, connect=left, sock_read=left),
+                )
+                if resp.status in REDIRECT_STATUSES and "Location" in resp.headers:
+                    if opts.follow_redirects:
+                        resp.release()
+                        if hop == opts.max_redirects:
+                            raise ProbeError(
+                                "too_many_redirects", f"more than {opts.max_redirects} redirects"
+                            )
+                        next_url = urljoin(url, resp.headers["Location"])
+                        if not _same_origin(url, next_url):
+                            headers = _without_credentials(headers, opts.headers)
+                        url = next_url
+                        if resp.status in (301, 302, 303) and method not in ("GET", "HEAD"):
+                            method, data = "GET", None
+                            headers.pop("Content-Type", None)
+                        continue
+                break
+            obs.ip = _peer_ip(resp)
+            phase = "body"
+            body = await _read_capped(resp, opts.max_body_bytes)
     except ProbeError:
         obs.latency_ms = _ms(start)
         raise
-    except requests.exceptions.RequestException as exc:
+    except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as exc:
         obs.latency_ms = _ms(start)
-        raise ProbeError(*classify(exc, ctx.timeout)) from None
+        raise ProbeError(*classify_aio(exc, ctx.timeout, phase)) from None
     obs.latency_ms = _ms(start)
     obs.connected = True
-    obs.http_status = resp.status_code
+    obs.http_status = resp.status
     obs.body = body
     if url != first_url:  # where the redirects ended
         obs.details["url_final"] = _strip_query(url)
     if "BODY" in uses and _wants_json(check) and body:
-        try:
-            json.loads(body)
-        except RecursionError:
-            obs.error = error_text(
-                ErrorKind.INVALID_JSON,
-                f"body is JSON nested {nesting_depth(body):,} levels deep; "
-                f"at most about {sys.getrecursionlimit() - 50} can be read",
-            )
-        except json.JSONDecodeError as exc:
-            obs.error = error_text(
-                ErrorKind.INVALID_JSON, f"body is not JSON ({exc.msg} at char {exc.pos})"
-            )
-        except ValueError:
-            obs.error = error_text(ErrorKind.INVALID_JSON, "body is not JSON (not UTF-8 text)")
+        obs.error = _json_problem(body)
     if "CERTIFICATE_EXPIRATION" in uses and urlsplit(url).scheme == "https":
-        _certificate(obs, url, opts, ctx)
+        await asyncio.to_thread(_certificate, obs, url, opts, ctx)
     return obs
 
 
@@ -185,72 +188,78 @@ def _wants_json(check: Check) -> bool:
     return any("[BODY]." in t or "[BODY][" in t for t in texts)
 
 
-def _read_capped(resp: requests.Response, cap: int, deadline: float, timeout: float) -> bytes:
-    """At most `cap` bytes of the body, finished by `deadline`.
+def _json_problem(body: bytes) -> str | None:
+    """Why `body` cannot be read as JSON, or None when it can."""
+    try:
+        json.loads(body)
+    except RecursionError:
+        return error_text(
+            ErrorKind.INVALID_JSON,
+            f"body is JSON nested {nesting_depth(body):,} levels deep; "
+            f"at most about {sys.getrecursionlimit() - 50} can be read",
+        )
+    except json.JSONDecodeError as exc:
+        return error_text(ErrorKind.INVALID_JSON, f"body is not JSON ({exc.msg} at char {exc.pos})")
+    except ValueError:
+        return error_text(ErrorKind.INVALID_JSON, "body is not JSON (not UTF-8 text)")
+    return None
 
-    One socket read at a time, each allowed only what is left of the budget: a body
-    trickled a byte at a time cannot hold the probe past its timeout.
+
+async def _read_capped(resp: aiohttp.ClientResponse, cap: int) -> bytes:
+    """At most `cap` bytes of the (decoded) body; the caller's timeout bounds the time.
+
+    Read as it arrives, so a gzip bomb is stopped after `cap` decoded bytes, not inflated.
     """
-    sock = _socket(resp)
     chunks: list[bytes] = []
     size = 0
     try:
-        while True:
-            left = deadline - time.perf_counter()
-            if left <= 0:
-                raise ProbeError(
-                    ErrorKind.TIMEOUT, f"no complete answer within {timeout:g}s (body)"
-                )
-            if sock is not None:
-                sock.settimeout(left)
-            chunk = resp.raw.read1(min(65536, cap + 1 - size), decode_content=True)
-            if not chunk:
-                break
+        while chunk := await resp.content.readany():
             chunks.append(chunk)
             size += len(chunk)
             if size > cap:
                 raise ProbeError(
                     "body_too_large", f"response body over {cap} bytes; read the first {cap}"
                 )
-    except (urllib3.exceptions.ReadTimeoutError, TimeoutError):
-        raise ProbeError(
-            ErrorKind.TIMEOUT, f"no complete answer within {timeout:g}s (body)"
-        ) from None
-    except urllib3.exceptions.DecodeError:
-        raise ProbeError(
-            ErrorKind.DECODE_ERROR, "body does not match its Content-Encoding"
-        ) from None
-    except (urllib3.exceptions.HTTPError, OSError) as exc:
-        problem = protocol_problem(repr(exc))  # a bad chunk, a short body: not a reset
-        if problem and getattr(resp.raw, "chunked", False) and "IncompleteRead" in repr(exc):
-            problem = "the answer is not valid HTTP: a bad or cut-short chunk in a chunked body"
-        if problem:
-            raise ProbeError(ErrorKind.PROTOCOL_ERROR, problem) from None
-        raise ProbeError(
-            ErrorKind.CONNECTION_RESET, "connection closed before a complete answer"
-        ) from None
-    finally:
-        resp.close()
+    except BaseException:
+        resp.close()  # a half-read connection is never reused
+        raise
+    resp.release()
     return b"".join(chunks)
 
 
-def _socket(resp: requests.Response) -> socket.socket | None:
-    # urllib3 2: the live connection while streaming (None once released)
-    sock = getattr(getattr(resp.raw, "_connection", None), "sock", None)
-    if not isinstance(sock, socket.socket):
-        # A server that closes after answering (HTTP/1.0, `Connection: close`): http.client
-        # let go of the connection's socket, but the response still reads from it.
-        reader = getattr(getattr(resp.raw, "_fp", None), "fp", None)
-        sock = getattr(getattr(reader, "raw", None), "_sock", None)
-    return sock if isinstance(sock, socket.socket) else None
+def _peer_ip(resp: aiohttp.ClientResponse) -> str | None:
+    peer = getattr(resp, "peer", None)
+    return str(peer[0]) if peer else None
 
 
-def _peer_ip(resp: requests.Response) -> str | None:
-    sock = _socket(resp)
-    try:
-        return None if sock is None else str(sock.getpeername()[0])
-    except OSError:
-        return None
+@functools.cache
+def response_class() -> type[aiohttp.ClientResponse]:
+    """aiohttp's response, noting the peer's address as it starts: a short answer is read
+    whole and its connection let go before the probe can ask the socket ([IP])."""
+    import aiohttp
+
+    class PeerResponse(aiohttp.ClientResponse):
+        peer: tuple[Any, ...] | None = None
+
+        async def start(self, connection: Any) -> PeerResponse:
+            transport = connection.transport
+            self.peer = transport.get_extra_info("peername") if transport is not None else None
+            await super().start(connection)
+            return self
+
+    return PeerResponse
+
+
+@functools.lru_cache(maxsize=32)
+def _ssl_context(ca_bundle: str) -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=ca_bundle)
+
+
+def _tls_setting(opts: Options) -> ssl.SSLContext | bool:
+    """aiohttp's `ssl=`: False skips verification; a context trusts `ca_bundle` alone."""
+    if opts.insecure:
+        return False
+    return _ssl_context(opts.ca_bundle) if opts.ca_bundle else True
 
 
 # Sent only to the origin they were configured for (requests strips Authorization alike).
@@ -280,6 +289,7 @@ def _without_credentials(headers: dict[str, str], configured: dict[str, str]) ->
 
 def classify(exc: requests.exceptions.RequestException, timeout: float) -> tuple[str, str]:
     """Short error class and message for a failed request; never includes the URL."""
+    import requests  # the synchronous vendor probes' client
     if isinstance(exc, requests.exceptions.Timeout):
         phase = "connect" if isinstance(exc, requests.exceptions.ConnectTimeout) else "read"
         return ErrorKind.TIMEOUT, f"no answer within {timeout:g}s ({phase})"
@@ -311,6 +321,77 @@ def classify(exc: requests.exceptions.RequestException, timeout: float) -> tuple
     return ErrorKind.HTTP_ERROR, type(exc).__name__
 
 
+def classify_aio(exc: BaseException, timeout: float, phase: str) -> tuple[str, str]:
+    """Short error class and message for an aiohttp failure; never the URL nor the body.
+
+    `phase`: "read" until the answer's head arrived, "body" while reading the body.
+    """
+    import aiohttp
+
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        return ErrorKind.TIMEOUT, f"no answer within {timeout:g}s (connect)"
+    if isinstance(exc, TimeoutError):  # aiohttp's socket timeouts are TimeoutErrors too
+        if phase == "body":
+            return ErrorKind.TIMEOUT, f"no complete answer within {timeout:g}s (body)"
+        return ErrorKind.TIMEOUT, f"no answer within {timeout:g}s (read)"
+    if isinstance(exc, aiohttp.ClientConnectorDNSError):
+        return ErrorKind.DNS, "host name could not be resolved"
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        return ErrorKind.TLS, _tls_reason(exc.certificate_error)
+    if isinstance(exc, aiohttp.ClientSSLError | ssl.SSLError):
+        return ErrorKind.TLS, _tls_reason(exc)
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        code = exc.os_error.errno
+        if code == errno.ECONNREFUSED:
+            return ErrorKind.CONNECTION_REFUSED, "connection refused"
+        if code in (errno.ENETUNREACH, errno.EHOSTUNREACH):
+            return ErrorKind.UNREACHABLE, "network unreachable"
+        if code in (errno.ECONNRESET, errno.EPIPE):
+            return ErrorKind.CONNECTION_RESET, "connection closed before a complete answer"
+        return ErrorKind.CONNECTION_ERROR, type(exc.os_error).__name__
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return ErrorKind.CONNECTION_RESET, "connection closed before a complete answer"
+    if isinstance(exc, aiohttp.ClientPayloadError):
+        text = str(exc)
+        if "content-encoding" in text.lower():
+            return ErrorKind.DECODE_ERROR, "body does not match its Content-Encoding"
+        if "ContentLengthError" in text:
+            return ErrorKind.PROTOCOL_ERROR, protocol_problem("IncompleteRead")
+        return ErrorKind.PROTOCOL_ERROR, (
+            "the answer is not valid HTTP: a bad or cut-short chunk in a chunked body"
+        )
+    if isinstance(exc, aiohttp.ClientResponseError):  # the parser refused the answer's head
+        return ErrorKind.PROTOCOL_ERROR, _parser_problem(exc.message)
+    if isinstance(exc, aiohttp.InvalidURL | ValueError):
+        return ErrorKind.INVALID_URL, type(exc).__name__
+    if isinstance(exc, aiohttp.ClientOSError | OSError):
+        code = exc.errno
+        if code in (errno.ECONNRESET, errno.EPIPE, errno.ECONNABORTED):
+            return ErrorKind.CONNECTION_RESET, "connection closed before a complete answer"
+        return ErrorKind.CONNECTION_ERROR, type(exc).__name__
+    return ErrorKind.HTTP_ERROR, type(exc).__name__
+
+
+# aiohttp's parser messages -> what was wrong (its messages may quote the answer: never kept)
+_PARSER_PROBLEMS = (
+    ("too many headers", "too many response headers"),
+    ("got more than", "a status or header line too long"),
+    ("status line", "not an HTTP status line"),
+    ("response status", "not an HTTP status line"),
+    ("http version", "not an HTTP status line"),
+    ("chunk", "bad chunk size in a chunked body"),
+    ("header", "an invalid response header"),
+)
+
+
+def _parser_problem(message: str) -> str:
+    lowered = message.lower()
+    for needle, problem in _PARSER_PROBLEMS:
+        if needle in lowered:
+            return f"the answer is not valid HTTP: {problem}"
+    return "the answer is not valid HTTP"
+
+
 _PROTOCOL_PROBLEMS = (
     ("got more than", "too many response headers"),
     ("LineTooLong", "a status or header line too long"),
@@ -329,7 +410,7 @@ def protocol_problem(text: str) -> str:
     return ""
 
 
-def _tls_reason(exc: Exception) -> str:
+def _tls_reason(exc: BaseException) -> str:
     text = str(exc)
     for needle, reason in (
         ("certificate has expired", "certificate expired"),

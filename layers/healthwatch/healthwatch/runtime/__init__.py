@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from healthwatch.engine import Ports, run_tier
+from healthwatch.runtime.clients import aio_session
 
 if TYPE_CHECKING:
     import requests
@@ -44,6 +45,7 @@ class Runtime:
             tier,
             self.ports,
             session=self.session,
+            open_http=aio_session,
             secrets=self.secrets,
             run_id=run_id,
             time_left=time_left,

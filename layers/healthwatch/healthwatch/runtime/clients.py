@@ -8,10 +8,13 @@ from typing import TYPE_CHECKING, Any
 from healthwatch.errors import ConfigError
 
 if TYPE_CHECKING:
+    import aiohttp
     import boto3
     import requests
 
-HTTP_POOL = 64  # connections kept per host: matches the engine's worker count
+HTTP_POOL = 64  # connections kept per host: matches the engine's thread count
+# Headers an answer may have (http.client's limit): past it, the answer is refused.
+MAX_RESPONSE_HEADERS = 100
 
 # Every AWS call: bounded, so the worst case of a run can be written down (README, "Time
 # budgets"). Standard retry mode retries throttling, 5xx and connection errors, with
@@ -38,6 +41,29 @@ def http_session(workers: int = HTTP_POOL) -> requests.Session:
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     return session
+
+
+def aio_session(limit: int) -> aiohttp.ClientSession:
+    """The http probe's session for one run, made inside the run's event loop.
+
+    At most `limit` connections (the run's concurrency), no cookies (a check must not see
+    what another was given), proxies from HTTP(S)_PROXY / NO_PROXY as requests and curl
+    honour them, and no client-wide timeout: each attempt sets its own.
+    """
+    import aiohttp
+
+    from healthwatch.probes.http import response_class
+
+    connector = aiohttp.TCPConnector(limit=limit, limit_per_host=0, ttl_dns_cache=60)
+    return aiohttp.ClientSession(
+        connector=connector,
+        cookie_jar=aiohttp.DummyCookieJar(),
+        trust_env=True,
+        timeout=aiohttp.ClientTimeout(total=None),
+        max_headers=MAX_RESPONSE_HEADERS,
+        auto_decompress=True,
+        response_class=response_class(),
+    )
 
 
 _session: boto3.session.Session | None = None
