@@ -17,10 +17,10 @@ import requests
 from healthwatch import probes
 from healthwatch.config import Check
 from healthwatch.engine import RunContext, run_check
-from healthwatch.runtime.clients import aio_session
 from healthwatch.errors import ConfigError, ErrorKind
 from healthwatch.models import AlertState, Result
 from healthwatch.probes import Category
+from healthwatch.runtime.clients import aio_session
 from healthwatch.runtime.config_source import parse_config
 from healthwatch.secrets import Secrets
 from pydantic import BaseModel

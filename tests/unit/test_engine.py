@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-
-import logging
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field

@@ -65,6 +65,12 @@ def result(at: datetime, status: str = "up") -> Result:
     )  # type: ignore[arg-type]
 
 
+def stored(store: LocalStore, run: TierRun) -> None:
+    """As the engine stores a run: its results, then its history (with the rollup)."""
+    store.write_run(run)
+    store.put_results(run)
+
+
 @pytest.fixture
 def world(tmp_path):
     store = LocalStore(tmp_path)
@@ -81,14 +87,14 @@ def world(tmp_path):
         run = TierRun(
             f"quick-{iso(clock.at)}", "quick", iso(clock.at), 1.0, [result(clock.at, status)]
         )
-        store.write_run(run)
+        stored(store, run)
         hook(run)
         return run
 
     # Six hours of passing runs before the test starts.
     for i in range(24):
         at = T0 - i * STEP
-        store.write_run(TierRun(f"quick-{iso(at)}", "quick", iso(at), 1.0, [result(at)]))
+        stored(store, TierRun(f"quick-{iso(at)}", "quick", iso(at), 1.0, [result(at)]))
     return store, notifier, make, step
 
 
@@ -183,7 +189,7 @@ def test_through_the_engine_with_the_other_alerts(tmp_path, slo_delivery_fails):
         now = datetime.now(UTC)
         for i in range(1, 25):
             at = now - i * STEP
-            store.write_run(TierRun(f"q{i}", "quick", iso(at), 1.0, [result(at)]))
+            stored(store, TierRun(f"q{i}", "quick", iso(at), 1.0, [result(at)]))
         notifier = Recorder()
         notifier.fail_kinds = {"slo_burn"} if slo_delivery_fails else set()
         backend = Ports(states=store, results=store, history=store, notifier=notifier)

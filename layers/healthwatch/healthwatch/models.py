@@ -38,6 +38,40 @@ def in_maintenance(result: Result) -> bool:
     return bool(result.details.get("maintenance"))
 
 
+# A result as the SLO counts it: up (or degraded), down, or excluded (maintenance, config).
+OUTCOME_UP, OUTCOME_DOWN, OUTCOME_EXCLUDED = "u", "d", "x"
+
+
+def slo_outcome(result: Result) -> str:
+    if in_maintenance(result) or is_config_problem(result):
+        return OUTCOME_EXCLUDED
+    return OUTCOME_DOWN if result.status == "down" else OUTCOME_UP
+
+
+@dataclass
+class Outcomes:
+    """One run's rollup: which checks were up, down or excluded. The SLO burn reads these,
+    one small record per run, instead of every result of every check."""
+
+    run_id: str
+    started_at: str
+    by_outcome: dict[str, list[str]]
+
+    @classmethod
+    def of(cls, run: TierRun) -> Outcomes:
+        by: dict[str, list[str]] = {}
+        for r in run.results:
+            by.setdefault(slo_outcome(r), []).append(r.check_id)
+        return cls(run.run_id, run.started_at, by)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"run_id": self.run_id, "started_at": self.started_at, "outcomes": self.by_outcome}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Outcomes:
+        return cls(str(data["run_id"]), str(data["started_at"]), dict(data["outcomes"]))
+
+
 def worst(*statuses: Status) -> Status:
     return max(statuses, key=STATUS_RANK.__getitem__)
 

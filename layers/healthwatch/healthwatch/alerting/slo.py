@@ -15,15 +15,17 @@ from healthwatch.alerting.maintenance import active_window
 from healthwatch.alerting.state import event_for
 from healthwatch.errors import DeliveryError
 from healthwatch.models import (
+    OUTCOME_DOWN,
+    OUTCOME_EXCLUDED,
     AlertEvent,
     AlertState,
     EventKind,
+    Outcomes,
     Result,
     TierRun,
-    in_maintenance,
-    is_config_problem,
     iso,
     parse_iso,
+    slo_outcome,
     utcnow,
 )
 from healthwatch.secrets import Secrets
@@ -49,14 +51,19 @@ def burn_rate(records: Iterable[Result], availability: float) -> float | None:
     Errors are `down` runs (as in uptime); maintenance results and config problems (a
     missing secret: the config is wrong, not the target) do not count. None: no data.
     """
-    counted = [r for r in records if not in_maintenance(r) and not is_config_problem(r)]
+    outcomes = [slo_outcome(r) for r in records]
+    counted = [o for o in outcomes if o != OUTCOME_EXCLUDED]
+    return rate(counted.count(OUTCOME_DOWN), len(counted), availability)
+
+
+def rate(bad: int, counted: int, availability: float) -> float | None:
+    """The burn rate of `bad` failed runs out of `counted`; None without any."""
     if not counted:
         return None
-    bad = sum(1 for r in counted if r.status == "down")
     budget = 1 - availability / 100
     if budget <= 0:
         return float("inf") if bad else 0.0
-    return (bad / len(counted)) / budget
+    return (bad / counted) / budget
 
 
 @dataclass
@@ -226,12 +233,13 @@ class SloBurnAlerts:
         ids = [c.id for c, _ in checks]
         # One read for every check's SLO state and its own (is its incident open?).
         states = self.states.load([state_id(i) for i in ids] + ids)
+        burns = self.burns(run, at)
         decisions: dict[str, Decide] = {}
         for check, result in checks:
             window = active_window(self.config.maintenance, check.id, run.tier, at)
             decisions[state_id(check.id)] = functools.partial(
                 decide,
-                burn=self.burn(check.id, at, [result]),
+                burn=burns[check.id],
                 result=result,
                 check=check,
                 at=at,
@@ -249,24 +257,45 @@ class SloBurnAlerts:
         if problems:
             raise DeliveryError("slo burn: " + "; ".join(problems))
 
-    def burn(self, check_id: str, at: datetime, extra: Iterable[Result] = ()) -> Burn:
+    def burns(self, run: TierRun, at: datetime) -> dict[str, Burn]:
+        """Each of the run's checks' burn rates, from one read of the tier's run rollups.
+
+        The work is the checks times the runs in the long window (24 at 15 minutes over
+        6 h), never the stored history: rollups outside the window are not read.
+        """
         slo = self.config.slo
         assert slo is not None
         short_s, long_s = float(slo.burn_short_window), float(slo.burn_long_window)
         since = at - timedelta(seconds=max(short_s, long_s))
-        records = list(self.history.query(check_id, since, at + timedelta(seconds=1)))
-        seen = {r.started_at for r in records}
-        # This run's result, should the history not show it yet (or not have stored it).
-        records += [
-            r for r in extra if r.started_at not in seen and since <= parse_iso(r.started_at) <= at
-        ]
-        short_since = at - timedelta(seconds=short_s)
-        short = [r for r in records if parse_iso(r.started_at) >= short_since]
-        return Burn(
-            burn_rate(short, slo.availability),
-            burn_rate(records, slo.availability),
-            slo.burn_rate_threshold,
-            short_s,
-            long_s,
-            slo.availability,
-        )
+        short_since = iso(at - timedelta(seconds=short_s))
+        rollups = self.history.outcomes(run.tier, since, at + timedelta(seconds=1))
+        if run.run_id not in {r.run_id for r in rollups} and since <= parse_iso(run.started_at):
+            rollups.append(Outcomes.of(run))  # this run, should the history not have it yet
+        # per check: [counted, down] over the long window, then over the short one
+        tally = {r.check_id: [0, 0, 0, 0] for r in run.results}
+        for rollup in rollups:
+            short = rollup.started_at >= short_since
+            for outcome, check_ids in rollup.by_outcome.items():
+                if outcome == OUTCOME_EXCLUDED:
+                    continue
+                down = outcome == OUTCOME_DOWN
+                for check_id in check_ids:
+                    counts = tally.get(check_id)
+                    if counts is None:
+                        continue
+                    counts[0] += 1
+                    counts[1] += down
+                    if short:
+                        counts[2] += 1
+                        counts[3] += down
+        return {
+            check_id: Burn(
+                rate(short_bad, short_n, slo.availability),
+                rate(bad, n, slo.availability),
+                slo.burn_rate_threshold,
+                short_s,
+                long_s,
+                slo.availability,
+            )
+            for check_id, (n, bad, short_n, short_bad) in tally.items()
+        }

@@ -10,6 +10,7 @@ out `retry_interval`, so waiting retries do not starve the checks behind them.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -125,7 +126,7 @@ async def probe_all_async(
     tasks = []
     for check in checks:
         task = asyncio.create_task(_run_check(check, states[check.id], ctx, slots))
-        task.add_done_callback(lambda t, c=check: finished(c, t))
+        task.add_done_callback(functools.partial(finished, check))
         tasks.append(task)
     try:
         _done, pending = await asyncio.wait(tasks, timeout=max(0.0, ctx.left()))

@@ -101,24 +101,23 @@ async def probe(check: Check, ctx: ProbeContext) -> Observation:
                     data=data,
                     allow_redirects=False,
                     ssl=tls,
-                    timeout=aiohttp.ClientTimeout(total=left, connect=left, sock_read=left),
+                    timeout=aiohttp.ClientTimeout(total=None, connect=left, sock_read=left),
                 )
-                if resp.status in REDIRECT_STATUSES and "Location" in resp.headers:
-                    if opts.follow_redirects:
-                        resp.release()
-                        if hop == opts.max_redirects:
-                            raise ProbeError(
-                                "too_many_redirects", f"more than {opts.max_redirects} redirects"
-                            )
-                        next_url = urljoin(url, resp.headers["Location"])
-                        if not _same_origin(url, next_url):
-                            headers = _without_credentials(headers, opts.headers)
-                        url = next_url
-                        if resp.status in (301, 302, 303) and method not in ("GET", "HEAD"):
-                            method, data = "GET", None
-                            headers.pop("Content-Type", None)
-                        continue
-                break
+                redirect = resp.status in REDIRECT_STATUSES and "Location" in resp.headers
+                if not (redirect and opts.follow_redirects):
+                    break
+                resp.release()
+                if hop == opts.max_redirects:
+                    raise ProbeError(
+                        "too_many_redirects", f"more than {opts.max_redirects} redirects"
+                    )
+                next_url = urljoin(url, resp.headers["Location"])
+                if not _same_origin(url, next_url):
+                    headers = _without_credentials(headers, opts.headers)
+                url = next_url
+                if resp.status in (301, 302, 303) and method not in ("GET", "HEAD"):
+                    method, data = "GET", None
+                    headers.pop("Content-Type", None)
             obs.ip = _peer_ip(resp)
             phase = "body"
             body = await _read_capped(resp, opts.max_body_bytes)

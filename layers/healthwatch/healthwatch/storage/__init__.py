@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Protocol
 
 from healthwatch.errors import ConflictError
-from healthwatch.models import AlertState, Result, TierRun
+from healthwatch.models import AlertState, Outcomes, Result, TierRun
 
 
 class ResultStore(Protocol):
@@ -31,7 +31,14 @@ class ResultStore(Protocol):
 class HistoryStore(Protocol):
     """Recent history, queryable per check and per tier."""
 
-    def put_results(self, run: TierRun) -> None: ...
+    def put_results(self, run: TierRun) -> None:
+        """The run's results, and its `Outcomes` rollup (what `outcomes` reads)."""
+        ...
+
+    def outcomes(self, tier: str, since: datetime, until: datetime) -> list[Outcomes]:
+        """The rollups of a tier's runs started in [since, until), oldest first: one read
+        per tier, however many checks it has (the SLO burn)."""
+        ...
 
     def put_summary(self, run: TierRun) -> None:
         """The run's summary (counts, duration, alerts delivered), after delivery."""

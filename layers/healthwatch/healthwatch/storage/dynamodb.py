@@ -7,13 +7,14 @@ import math
 import random
 import re
 import time
+import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from healthwatch.errors import ConflictError, StoreError
-from healthwatch.models import AlertState, Result, TierRun, iso, utcnow
+from healthwatch.models import AlertState, Outcomes, Result, TierRun, iso, utcnow
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -64,9 +65,9 @@ class DynamoStore:
     # -- HistoryStore ----------------------------------------------------------------------
 
     def put_results(self, run: TierRun) -> None:
-        """Every result, 25 items per BatchWriteItem."""
+        """Every result and the run's rollup, 25 items per BatchWriteItem."""
         expires = expiry(self.now(), self.history_days)
-        items = [_result_item(r, expires) for r in run.results]
+        items = [_result_item(r, expires) for r in run.results] + [_rollup_item(run, expires)]
         for start in range(0, len(items), WRITE_BATCH):
             chunk = items[start : start + WRITE_BATCH]
             self._write_batch([{"PutRequest": {"Item": _serialize(i)}} for i in chunk])
@@ -121,6 +122,26 @@ class DynamoStore:
         ]
         records.sort(key=lambda r: r.started_at)
         return iter(records)
+
+    def outcomes(self, tier: str, since: datetime, until: datetime) -> list[Outcomes]:
+        """One Query of the tier's rollup items (paged): never one per check."""
+        params: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": "pk = :pk AND sk BETWEEN :from AND :to",
+            "ExpressionAttributeValues": {
+                ":pk": {"S": tier_pk(tier)},
+                ":from": {"S": f"outcomes#{iso(since)}"},
+                ":to": {"S": f"outcomes#{iso(until)}"},
+            },
+        }
+        out = []
+        for page in self._raw_pages("query", params):
+            for item in page:
+                body = json.loads(zlib.decompress(item["outcomes"]["B"]))
+                rollup = Outcomes.from_dict(body)
+                if iso(since) <= rollup.started_at < iso(until):
+                    out.append(rollup)
+        return out
 
     def runs(self, tier: str, since: datetime) -> list[dict[str, Any]]:
         """Run summaries of a tier since `since`, oldest first."""
@@ -298,6 +319,18 @@ def _result_item(result: Result, expires: int) -> dict[str, Any]:
     }
 
 
+def _rollup_item(run: TierRun, expires: int) -> dict[str, Any]:
+    """`tier#{tier}` / `outcomes#{started_at}#{run_id}`: the run's outcomes, compressed
+    (10,000 check ids take about 20 KB; an item may hold 400 KB)."""
+    body = json.dumps(Outcomes.of(run).to_dict(), separators=(",", ":")).encode()
+    return {
+        "pk": tier_pk(run.tier),
+        "sk": f"outcomes#{run.started_at}#{run.run_id}",
+        "expires_at": expires,
+        "outcomes": zlib.compress(body, 6),
+    }
+
+
 def _run_item(run: TierRun, expires: int) -> dict[str, Any]:
     return {
         "pk": tier_pk(run.tier),
@@ -338,7 +371,7 @@ def _deserialize(item: dict[str, Any]) -> dict[str, Any]:
 
 def _to_dynamo(value: Any) -> Any:
     """DynamoDB numbers are Decimals; NaN and infinities have no place there."""
-    if isinstance(value, bool) or value is None or isinstance(value, str | int):
+    if isinstance(value, bool) or value is None or isinstance(value, str | int | bytes):
         return value
     if isinstance(value, float):
         return Decimal(repr(value)) if math.isfinite(value) else None

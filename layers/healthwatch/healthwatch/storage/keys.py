@@ -7,6 +7,7 @@ import json
 from healthwatch.models import TierRun, parse_iso
 
 RESULTS_PREFIX = "results/"
+ROLLUPS_PREFIX = "rollups/"
 STATUS_PAGE_KEY = "status/index.html"
 REPORTS_PREFIX = "reports/"
 
@@ -18,6 +19,15 @@ def result_key(run: TierRun) -> str:
     return (
         f"{RESULTS_PREFIX}tier={run.tier}/dt={started:%Y-%m-%d}/"
         f"health-check-{started:%Y-%m-%dT%H-%M-%SZ}-{suffix}.json"
+    )
+
+
+def rollup_key(run: TierRun) -> str:
+    """`rollups/tier={tier}/dt={YYYY-MM-DD}/{started_at}-{run_id}.json`: one run's outcomes."""
+    started = parse_iso(run.started_at)
+    return (
+        f"{ROLLUPS_PREFIX}tier={run.tier}/dt={started:%Y-%m-%d}/"
+        f"{started:%Y-%m-%dT%H-%M-%S.%fZ}-{run.run_id}.json"
     )
 
 

@@ -13,13 +13,15 @@ from pathlib import Path
 from typing import Any
 
 from healthwatch.errors import ConflictError
-from healthwatch.models import AlertState, Result, TierRun, parse_iso
+from healthwatch.models import AlertState, Outcomes, Result, TierRun, parse_iso
 from healthwatch.storage.keys import (
     RESULTS_PREFIX,
+    ROLLUPS_PREFIX,
     jsonl,
     latest_document,
     latest_key,
     result_key,
+    rollup_key,
 )
 
 
@@ -75,7 +77,19 @@ class LocalStore:
 
     # HistoryStore
     def put_results(self, run: TierRun) -> None:
-        """Nothing extra: the local history is read from the result files themselves."""
+        """The run's rollup; the results themselves are read from the result files."""
+        body = json.dumps(Outcomes.of(run).to_dict(), separators=(",", ":")).encode()
+        atomic_write(self.root / rollup_key(run), body)
+
+    def outcomes(self, tier: str, since: datetime, until: datetime) -> list[Outcomes]:
+        out = []
+        for part in _day_dirs(self.root / ROLLUPS_PREFIX / f"tier={tier}", since, until):
+            for path in sorted(part.glob("*.json")):
+                rollup = Outcomes.from_dict(json.loads(path.read_bytes()))
+                if since <= parse_iso(rollup.started_at) < until:
+                    out.append(rollup)
+        out.sort(key=lambda o: o.started_at)
+        return out
 
     def put_summary(self, run: TierRun) -> None:
         """Nothing extra: `latest/{tier}.json` holds the last run's summary."""
@@ -89,15 +103,8 @@ class LocalStore:
         if not base.exists():
             return iter(())
         records = []
-        days = {
-            (since + timedelta(days=i)).strftime("%Y-%m-%d")
-            for i in range((until.date() - since.date()).days + 1)
-        }
         for tier_dir in sorted(base.glob("tier=*")):
-            for day in sorted(days):
-                part = tier_dir / f"dt={day}"
-                if not part.is_dir():
-                    continue
+            for part in _day_dirs(tier_dir, since, until):
                 for path in sorted(part.glob("*.json")):
                     for line in path.read_text(encoding="utf-8").splitlines():
                         if not line.strip():
@@ -159,3 +166,10 @@ class LocalStore:
             if any(isinstance(v, AlertState) for v in out.values()):
                 atomic_write(self.state_path, json.dumps(stored, indent=1, sort_keys=True).encode())
         return out
+
+
+def _day_dirs(base: Path, since: datetime, until: datetime) -> list[Path]:
+    """The `dt=YYYY-MM-DD` partitions of `base` that [since, until) touches, that exist."""
+    days = [since.date() + timedelta(days=i) for i in range((until.date() - since.date()).days + 1)]
+    parts = [base / f"dt={day:%Y-%m-%d}" for day in days]
+    return [p for p in parts if p.is_dir()]
