@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from healthwatch.errors import ConflictError
-from healthwatch.models import AlertState, TierRun
+from healthwatch.models import AlertState, TierRun, iso
 
 from tests.helpers import result
 
@@ -100,6 +100,29 @@ class StoreContract:
             store.put_results(run)
         got = store.query("a", late - timedelta(minutes=1), late + timedelta(hours=1))
         assert [r.started_at[:10] for r in got] == ["2026-11-25", "2026-11-26"]
+
+    def test_outcomes_are_one_rollup_per_run_in_the_window(self, store):
+        # Given four runs of a tier (and one of another tier) stored as the engine stores them
+        ats = [T0 + timedelta(minutes=15 * i) for i in range(4)]
+        for at, status in zip(ats, ["up", "down", "up", "down"], strict=True):
+            run = _run("quick", at, {"a": status, "b": "up", "c": "down"})
+            run.results[2].error = "secret: ${env:NOPE} is not set"  # a config problem
+            store.write_run(run)
+            store.put_results(run)
+        other = _run("full", ats[1], {"a": "down"})
+        store.write_run(other)
+        store.put_results(other)
+
+        # When the rollups of [run 1, run 3) are read
+        got = store.outcomes("quick", ats[1], ats[3])
+
+        # Then there is one per run, oldest first, each saying who was up, down or excluded
+        assert [o.started_at for o in got] == [iso(at) for at in ats[1:3]]
+        assert [o.by_outcome for o in got] == [
+            {"d": ["a"], "u": ["b"], "x": ["c"]},
+            {"u": ["a", "b"], "x": ["c"]},
+        ]
+        assert all(o.run_id.startswith("quick-") for o in got)
 
     def test_result_key_layout(self, store):
         run = _run("quick", T0, {"a": "up"})

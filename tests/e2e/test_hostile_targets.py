@@ -189,7 +189,8 @@ def test_every_hostile_target_is_a_result_with_its_error_class(servers, tmp_path
         config,
         "quick",
         Ports(states=store, results=store),
-        open_http=aio_session, session=http_session(32),
+        open_http=aio_session,
+        session=http_session(32),
         secrets=Secrets.local({}),
     )
     by_name = {r.check_name: r for r in run.results}

@@ -411,3 +411,52 @@ def test_the_tier_of_an_event(event, tier):
     from healthwatch.runtime.lambda_support import tier_from_event
 
     assert tier_from_event(event, ("quick", "integrations", "comprehensive")) == tier
+
+
+def test_the_slo_burn_reads_dynamodb_once_per_run_however_many_checks(aws_env, moto_server, stack):
+    """One Query of the tier's rollups, not one per check: counted at a proxy before moto."""
+    import boto3
+    from healthwatch.alerting.dispatch import Dispatcher
+    from healthwatch.alerting.slo import SloBurnAlerts
+    from healthwatch.models import TierRun, iso
+    from healthwatch.runtime.config_source import parse_config
+    from healthwatch.secrets import Secrets
+
+    from tests.fakes.fault_proxy import FaultProxy
+    from tests.helpers import result
+
+    ids = [f"c{i:02d}" for i in range(60)]
+    config = parse_config(
+        json.dumps(
+            {
+                "slo": {"availability": 99.0},
+                "tiers": {"quick": {"schedule": "rate(15 minutes)"}},
+                "checks": [{"id": i, "tier": "quick", "url": "http://x/"} for i in ids],
+            }
+        )
+    )
+    table = make_table(moto_server, stack)
+    t0 = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+    with FaultProxy(moto_server.url) as proxy:
+        client = boto3.session.Session(
+            aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
+        ).client("dynamodb", endpoint_url=proxy.url)
+        store = DynamoStore(client, table, now=lambda: t0 + timedelta(hours=6))
+        # Given 24 stored runs of 60 checks, c00 down in the last 4 of them
+        for n in range(24):
+            at = t0 + timedelta(minutes=15 * n)
+            runs = [result(i, "down" if i == "c00" and n >= 20 else "up", at=at) for i in ids]
+            store.put_results(TierRun(f"quick-{n}", "quick", iso(at), 1.0, runs))
+        proxy.seen.clear()
+
+        # When this run's burn is decided for all 60 checks
+        at = t0 + timedelta(hours=6)
+        run = TierRun("quick-now", "quick", iso(at), 1.0, [result(i, "up", at=at) for i in ids])
+        hook = SloBurnAlerts(config, store, store, now=lambda: at)
+        burns = hook.burns(run, at)
+        hook.claim(run, Dispatcher(store, [], Secrets.local({}), lambda: at))
+
+    # Then the history was read with one Query per burn computation, whatever N is
+    assert proxy.seen["dynamodb.Query"] == 2  # burns() above, and claim()'s own
+    assert burns["c00"].long == pytest.approx((4 / 25) / 0.01)
+    assert burns["c01"].long == 0.0

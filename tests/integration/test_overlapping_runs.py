@@ -29,7 +29,14 @@ def test_overlapping_runs_send_one_alert(tmp_path):
             backend = Ports(states=LocalStore(tmp_path), notifier=notifier)
             barrier.wait()
             runs.append(
-                run_tier(cfg, "quick", backend, open_http=aio_session, session=http_session(4), secrets=Secrets.local({}))
+                run_tier(
+                    cfg,
+                    "quick",
+                    backend,
+                    open_http=aio_session,
+                    session=http_session(4),
+                    secrets=Secrets.local({}),
+                )
             )
 
         threads = [threading.Thread(target=one_run) for _ in range(2)]

@@ -462,7 +462,11 @@ def test_the_aiohttp_connector_is_bounded_by_the_concurrency() -> None:
         session = aio_session(8)
         try:
             jar = type(session.cookie_jar).__name__
-            return session.connector.limit, session.connector.limit_per_host, jar == "DummyCookieJar"
+            return (
+                session.connector.limit,
+                session.connector.limit_per_host,
+                jar == "DummyCookieJar",
+            )
         finally:
             await session.close()
 

@@ -477,7 +477,8 @@ def test_restarts_count_runs_by_run_id_and_are_announced_once(
             config,
             "comprehensive",
             Ports(states=store, notifier=notifier),
-            open_http=aio_session, session=http_session(2),
+            open_http=aio_session,
+            session=http_session(2),
             secrets=Secrets.local({"FLY_TOKEN": token}),
         )
         if run.results[0].details.get("actions"):

@@ -197,7 +197,12 @@ def test_through_the_engine_with_the_other_alerts(tmp_path, slo_delivery_fails):
         # When the tier runs
         try:
             run = run_tier(
-                config, "quick", backend, open_http=aio_session, session=http_session(2), secrets=Secrets.local()
+                config,
+                "quick",
+                backend,
+                open_http=aio_session,
+                session=http_session(2),
+                secrets=Secrets.local(),
             )
             problems: list[str] = []
         except RunError as exc:
@@ -233,7 +238,12 @@ def test_an_outage_the_check_already_alerted_does_not_page_twice(tmp_path):
 
         def once():
             return run_tier(
-                config, "quick", backend, open_http=aio_session, session=http_session(2), secrets=Secrets.local()
+                config,
+                "quick",
+                backend,
+                open_http=aio_session,
+                session=http_session(2),
+                secrets=Secrets.local(),
             )
 
         once()
@@ -266,7 +276,12 @@ def test_a_missing_secret_is_one_config_problem_never_an_slo_burn_or_an_outage(t
         def once(env):
             try:
                 return run_tier(
-                    config, "quick", ports, open_http=aio_session, session=http_session(2), secrets=Secrets.local(env)
+                    config,
+                    "quick",
+                    ports,
+                    open_http=aio_session,
+                    session=http_session(2),
+                    secrets=Secrets.local(env),
                 )
             except RunError as exc:
                 return exc.run
