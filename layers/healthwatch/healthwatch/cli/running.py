@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import os
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -55,15 +56,15 @@ def cmd_run(args: argparse.Namespace, term: Terminal) -> int:
     redact_logs(runtime.secrets)
     runs: list[TierRun] = []
     failed = False
-    live = None if args.json or not term.stdout.isatty() else _live(term)
-    for tier in tiers:
-        try:
-            run = runtime.run(tier, on_result=live)
-        except RunError as exc:
-            run = exc.run
+    live = None if args.json or not term.stdout.isatty() else _live(term, len(tiers) > 1)
+    for outcome in runtime.run_all(tiers, on_result=live):
+        if isinstance(outcome, RunError):
+            run = outcome.run
             failed = True
-            for problem in exc.problems:
+            for problem in outcome.problems:
                 term.err(f"healthwatch: {problem}")
+        else:
+            run = outcome
         runs.append(run)
         if not args.json:
             runbooks = {c.id: c.runbook for c in config.checks if c.runbook}
@@ -76,14 +77,19 @@ def cmd_run(args: argparse.Namespace, term: Terminal) -> int:
     return EXIT_DOWN if down or failed else EXIT_OK
 
 
-def _live(term: Terminal) -> Callable[[Result], None]:
-    """On a terminal: one line per check as it completes; the table follows at the end."""
+def _live(term: Terminal, name_tier: bool) -> Callable[[Result], None]:
+    """On a terminal: one line per check as it completes (tiers run at once name their
+    tier); the tables follow at the end."""
+    lock = threading.Lock()
 
     def show(r: Result) -> None:
         latency = "" if r.latency_ms is None else f" {r.latency_ms:.0f} ms"
         label = term.paint(f"{SYMBOLS[r.status]:<9}", r.status)
-        term.out(f"  {label} {r.check_id}{latency}  {_short(r.error, 80, '')}".rstrip())
-        term.stdout.flush()
+        where = f"{r.tier}/" if name_tier else ""
+        line = f"  {label} {where}{r.check_id}{latency}  {_short(r.error, 80, '')}".rstrip()
+        with lock:
+            term.out(line)
+            term.stdout.flush()
 
     return show
 

@@ -7,6 +7,7 @@ import logging
 import os
 import secrets as _random
 import socket
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -49,6 +50,9 @@ class Ports:
     owner_gone: Callable[[str], bool] | None = None
     # Called with each finished run (status page, reports).
     after_run: list[Callable[[TierRun], None]] = field(default_factory=list)
+    # Tiers run at once (`run --all`) share these ports: their hooks run one at a time, so
+    # the last one to run reads every tier's stored results.
+    hooks_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def destinations(self) -> list[Notifier]:
         return [*self.notifiers, *([self.notifier] if self.notifier is not None else [])]
@@ -144,8 +148,10 @@ def run_tier(
         _guard(problems, secrets, "results store", ports.results.write_latest, run)
     if ports.history is not None:
         _guard(problems, secrets, "history store", ports.history.put_summary, run)
-    for hook in ports.after_run:
-        _guard(problems, secrets, getattr(hook, "__name__", type(hook).__name__), hook, run)
+    with ports.hooks_lock:
+        for hook in ports.after_run:
+            name = getattr(hook, "__name__", type(hook).__name__)
+            _guard(problems, secrets, name, hook, run)
     counts = {**run.counts(), "alerts": len(run.delivered), "undelivered": len(run.undelivered)}
     log.info(
         "tier finished",

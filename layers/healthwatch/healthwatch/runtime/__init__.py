@@ -7,11 +7,12 @@ it is running on.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from healthwatch.engine import Ports, run_tier
+from healthwatch.errors import RunError
 from healthwatch.runtime.clients import aio_session
 
 if TYPE_CHECKING:
@@ -51,3 +52,22 @@ class Runtime:
             time_left=time_left,
             on_result=on_result,
         )
+
+    def run_all(
+        self, tiers: Sequence[str], *, on_result: Callable[[Result], object] | None = None
+    ) -> list[TierRun | RunError]:
+        """Every tier at once, each on its own event loop in its own thread; in `tiers`' order.
+
+        A machine that cannot reach its targets waits out one retry window, not one per
+        tier. A tier whose run raised `RunError` is that error, with its run.
+        """
+        from concurrent.futures import ThreadPoolExecutor
+
+        def one(tier: str) -> TierRun | RunError:
+            try:
+                return self.run(tier, on_result=on_result)
+            except RunError as exc:
+                return exc
+
+        with ThreadPoolExecutor(max(1, len(tiers)), thread_name_prefix="hw-tier") as pool:
+            return list(pool.map(one, tiers))
