@@ -1,18 +1,24 @@
-"""How much the engine's parallelism buys: one tier of N http checks against a 100 ms target.
+"""healthwatch beside a lean asyncio + aiohttp reference, measured in one run.
 
-For 10, 100 and 1000 checks (distinct paths on one loopback server that answers every
-request after 100 ms), runs the tier with the engine's default worker count and again
-with one worker per check, and prints the wall time beside the sequential time (the sum
-of the checks' latencies: what one worker would take) and the ideal (the slowest single
-check: what unlimited workers would take).
+Every figure is a ratio against something measured in the same run on the same machine
+(shared and noisy), never an absolute target:
 
-The target runs in its own process (asyncio, so 1000 concurrent requests cost it no
-threads) and is stopped at the end. The first table leaves storage out (alert state in
-memory, no result store), so it measures the engine; the second runs each tier once
-with the local backend (a LocalStore in a temporary directory) to show what storing
-the alert state and the results adds.
+1. Scale: for N = 10 ... 10,000 http checks against one loopback target answering
+   `{"status": "ok"}` after 100 ms, `healthwatch run` (a fresh process, local backend:
+   config load, probes, alert state, results, rollups, status page) beside
+   `benchmarks/reference.py` (a fresh process: the same N GETs, JSON parse, two
+   conditions, one JSON Lines file), both at the same concurrency. Wall time, peak RSS
+   (from `wait4`), their ratios, and healthwatch's cost per 1,000 checks.
+2. Cold start: importing the Lambda handler and building its runtime (clients included)
+   beside a bare process that imports boto3 and creates the same clients.
+3. HotDash's quick tier: two checks answering after 100 and 300 ms; the run's wall time
+   beside its slowest check.
+4. SLO: a run of 1,000 checks with `slo:` and 30 days of stored history beside the same
+   run without `slo:`.
 
-    make bench            # or: .venv/bin/python benchmarks/bench_engine.py [--repeat N]
+The target runs in its own process (uvloop when installed) and is stopped at the end.
+
+    make bench      # or: .venv/bin/python benchmarks/bench_engine.py [--sizes 10,100] [--repeat 3]
 """
 
 from __future__ import annotations
@@ -20,72 +26,67 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import dataclasses
+import json
 import multiprocessing as mp
 import os
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Any
 
-import yaml
-from healthwatch.config import Config
-from healthwatch.engine import MAX_WORKERS, Ports, run_tier
-from healthwatch.errors import ConflictError
-from healthwatch.models import AlertState
-from healthwatch.runtime.clients import http_session
-from healthwatch.runtime.config_source import parse_config
-from healthwatch.secrets import Secrets
-from healthwatch.storage.local import LocalStore
-
-DELAY = 0.1  # seconds the target takes to answer
-SIZES = (10, 100, 1000)
-
+ROOT = Path(__file__).resolve().parent.parent
+DELAY = 0.1
+SIZES = (10, 100, 1000, 5000, 10000)
+CONCURRENCY = 256
 
 # ---------------------------------------------------------------------- the target
 
 
-def serve(conn: Connection, delay: float) -> None:
-    """Child process: an HTTP/1.1 server on 127.0.0.1 answering 200 after `delay`."""
+def serve(conn: Connection, delays: dict[str, float]) -> None:
+    """Child process: HTTP/1.1 keep-alive on 127.0.0.1, answering 200 after a delay chosen
+    by the path's first segment (`/slow/...` -> delays["slow"], else delays["default"])."""
+    with contextlib.suppress(ImportError):
+        import uvloop
 
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                length = 0
-                for line in head.split(b"\r\n"):
-                    name, _, value = line.partition(b":")
-                    if name.strip().lower() == b"content-length":
-                        length = int(value.strip() or 0)
-                if length:
-                    await reader.readexactly(length)
-                await asyncio.sleep(delay)
-                body = b'{"status": "ok"}'
-                writer.write(
-                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                    + f"Content-Length: {len(body)}\r\n\r\n".encode()
-                    + body
-                )
-                await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass
-        finally:
-            writer.close()
+        uvloop.install()
+    body = b'{"status":"ok"}'
+    answer = (
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+        + f"Content-Length: {len(body)}\r\n\r\n".encode()
+        + body
+    )
+
+    class Http(asyncio.Protocol):
+        def connection_made(self, transport: Any) -> None:
+            self.transport = transport
+            self.buffer = b""
+
+        def data_received(self, data: bytes) -> None:
+            self.buffer += data
+            while b"\r\n\r\n" in self.buffer:
+                head, _, self.buffer = self.buffer.partition(b"\r\n\r\n")
+                path = head.split(b" ", 2)[1].decode() if b" " in head else "/"
+                first = path.strip("/").split("/", 1)[0]
+                delay = delays.get(first, delays["default"])
+                asyncio.get_running_loop().call_later(delay, self._answer)
+
+        def _answer(self) -> None:
+            if not self.transport.is_closing():
+                self.transport.write(answer)
 
     async def main() -> None:
-        server = await asyncio.start_server(handle, "127.0.0.1", 0, backlog=4096)
-        conn.send(server.sockets[0].getsockname()[1])
         loop = asyncio.get_running_loop()
+        server = await loop.create_server(Http, "127.0.0.1", 0, backlog=16384)
+        conn.send(server.sockets[0].getsockname()[1])
         stopped: asyncio.Future[None] = loop.create_future()
-
-        def on_stop() -> None:  # anything on the pipe, or the parent gone, stops the server
-            if not stopped.done():
-                stopped.set_result(None)
-
-        loop.add_reader(conn.fileno(), on_stop)
+        loop.add_reader(conn.fileno(), lambda: stopped.done() or stopped.set_result(None))
         async with server:
             await stopped
 
@@ -93,23 +94,21 @@ def serve(conn: Connection, delay: float) -> None:
 
 
 class Target:
-    """The server process; a context manager so it is stopped however the run ends."""
-
-    def __init__(self, delay: float) -> None:
+    def __init__(self, delays: dict[str, float]) -> None:
         ctx = mp.get_context("spawn")
         self._conn, child = ctx.Pipe()
-        self._proc = ctx.Process(target=serve, args=(child, delay), daemon=True)
-        self.port = 0
+        self._proc = ctx.Process(target=serve, args=(child, delays), daemon=True)
+        self.url = ""
 
     def __enter__(self) -> Target:
         self._proc.start()
         if not self._conn.poll(30):
             raise RuntimeError("the target server did not start")
-        self.port = int(self._conn.recv())
+        self.url = f"http://127.0.0.1:{self._conn.recv()}"
         return self
 
     def __exit__(self, *exc: object) -> None:
-        with contextlib.suppress(OSError):  # already gone: nothing to ask
+        with contextlib.suppress(OSError):
             self._conn.send("stop")
         self._proc.join(5)
         if self._proc.is_alive():
@@ -117,172 +116,287 @@ class Target:
             self._proc.join(5)
 
 
-# ---------------------------------------------------------------------- the runs
+# ---------------------------------------------------------------------- measuring
 
 
-def config_for(port: int, n: int) -> Config:
-    document: dict[str, Any] = {
-        "defaults": {"timeout": "10s", "retry_interval": 0},
+@dataclass
+class Measured:
+    wall_s: float
+    rss_mb: float
+    returncode: int
+
+
+def measure(argv: Sequence[str], env: dict[str, str] | None = None) -> Measured:
+    """A fresh process: its wall time and peak RSS (`wait4`'s ru_maxrss, KiB on Linux)."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(
+        list(argv), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd=ROOT
+    )
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    err = proc.stderr.read().decode() if proc.stderr else ""
+    if proc.returncode not in (0,):
+        sys.stderr.write(f"{argv[1:3]} exited {proc.returncode}: {err[-2000:]}\n")
+    return Measured(wall, usage.ru_maxrss / 1024, proc.returncode)
+
+
+def bench_config(url: str, n: int, slo: bool = False, prefix: str = "check") -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "defaults": {"timeout": "10s", "retry_interval": 0, "concurrency": CONCURRENCY},
         "tiers": {"bench": {"schedule": "rate(15 minutes)", "deadline": "120s"}},
         "checks": [
             {
-                "id": f"check-{i:04d}",
+                "id": f"{prefix}-{i:05d}",
                 "tier": "bench",
-                "url": f"http://127.0.0.1:{port}/check/{i}",
-                "conditions": ["[STATUS] == 200"],
+                "url": f"{url}/check/{i}",
+                "conditions": ["[STATUS] == 200", "[BODY].status == ok"],
             }
             for i in range(n)
         ],
     }
-    return parse_config(yaml.safe_dump(document))
+    if slo:
+        doc["slo"] = {"availability": 99.9}
+    return doc
 
 
-@dataclass
-class Row:
-    checks: int
-    workers: int
-    total_s: float
-    probe_s: float
-    sequential_s: float
-    ideal_s: float
-    down: int
-
-    @property
-    def speedup(self) -> float:
-        return self.sequential_s / self.total_s
-
-    @property
-    def efficiency(self) -> float:
-        """The ideal over the wall time: 100% would be every check at once, for free."""
-        return self.ideal_s / self.total_s
+def healthwatch_argv(config: Path, data: Path) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "healthwatch",
+        "run",
+        "--tier",
+        "bench",
+        "--config",
+        str(config),
+        "--data-dir",
+        str(data),
+        "--no-color",
+    ]
 
 
-class MemoryStates:
-    """A StateStore in memory, version-checked like the real ones: storage left out."""
-
-    def __init__(self) -> None:
-        self.states: dict[str, AlertState] = {}
-
-    def load(self, check_ids: Iterable[str]) -> Mapping[str, AlertState]:
-        return {cid: self.states.get(cid) or AlertState(check_id=cid) for cid in check_ids}
-
-    def save(self, state: AlertState) -> AlertState:
-        current = self.states.get(state.check_id)
-        if (current.version if current else 0) != state.version:
-            raise ConflictError(state.check_id)
-        saved = dataclasses.replace(state, version=state.version + 1)
-        self.states[state.check_id] = saved
-        return saved
-
-    def save_many(self, states: Sequence[AlertState]) -> dict[str, AlertState | ConflictError]:
-        out: dict[str, AlertState | ConflictError] = {}
-        for state in states:
-            try:
-                out[state.check_id] = self.save(state)
-            except ConflictError as exc:
-                out[state.check_id] = exc
-        return out
-
-
-def run_once(config: Config, workers: int, data_dir: str | None) -> Row:
-    """One run of the tier; `data_dir` set: alert state and results go to a LocalStore."""
-    if data_dir is None:
-        backend = Ports(states=MemoryStates())
-    else:
-        store = LocalStore(data_dir)
-        backend = Ports(states=store, results=store)
-    session = http_session(workers)
-    try:
-        t0 = time.perf_counter()
-        run = run_tier(
-            config,
-            "bench",
-            backend,
-            session=session,
-            secrets=Secrets.local({}),
-            max_workers=workers,
-        )
-        total = time.perf_counter() - t0
-    finally:
-        session.close()
-    latencies = [(r.latency_ms or 0.0) / 1000 for r in run.results]
-    return Row(
-        checks=len(run.results),
-        workers=min(workers, len(run.results)),
-        total_s=total,
-        probe_s=run.duration_ms / 1000,
-        sequential_s=sum(latencies),
-        ideal_s=max(latencies),
-        down=sum(r.status != "up" for r in run.results),
-    )
-
-
-def median_run(config: Config, workers: int, repeat: int) -> Row:
-    rows = [run_once(config, workers, None) for _ in range(repeat)]
-    return sorted(rows, key=lambda r: r.probe_s)[len(rows) // 2]
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=3, help="runs per row; the median is shown")
-    parser.add_argument(
-        "--no-storage", action="store_true", help="skip the second table (LocalStore runs)"
-    )
-    args = parser.parse_args(argv)
-
-    print(
-        f"healthwatch engine benchmark: http checks against a loopback target answering in "
-        f"{DELAY * 1000:.0f} ms; {os.cpu_count()} CPUs; default workers {MAX_WORKERS}\n"
-    )
-    print(
-        f"1. Probing, storage excluded (alert state in memory, no result store); "
-        f"median of {args.repeat} runs"
-    )
-    print("   wall = run_tier; probe = its probing phase (TierRun.duration_ms)")
-    print("   sequential = sum of the checks' latencies; ideal = the slowest single check\n")
-    header = (
-        f"{'checks':>6} {'workers':>7} {'wall s':>7} {'probe s':>7} {'sequential s':>12} "
-        f"{'ideal s':>7} {'speed-up':>8} {'ideal/wall':>10} {'down':>4}"
-    )
-    print(header)
-    print("-" * len(header))
-    rows: list[Row] = []
-    with Target(DELAY) as target:
-        configs = {n: config_for(target.port, n) for n in SIZES}
-        for n, config in configs.items():
-            # The default pool; then, where it is smaller than the tier, one worker per check.
-            for workers in [MAX_WORKERS] if n <= MAX_WORKERS else [MAX_WORKERS, n]:
-                row = median_run(config, workers, args.repeat)
-                rows.append(row)
-                print(
-                    f"{row.checks:>6} {row.workers:>7} {row.total_s:>7.2f} {row.probe_s:>7.2f} "
-                    f"{row.sequential_s:>12.2f} {row.ideal_s:>7.3f} {row.speedup:>7.1f}x "
-                    f"{row.efficiency:>10.0%} {row.down:>4}",
-                    flush=True,
+def scale(target: Target, sizes: Sequence[int], repeat: int) -> list[dict[str, float]]:
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="hw-bench-") as tmp:
+        base = Path(tmp)
+        for n in sizes:
+            config = base / f"checks-{n}.json"
+            config.write_text(json.dumps(bench_config(target.url, n)))
+            hw: list[Measured] = []
+            ref: list[Measured] = []
+            for i in range(repeat):  # interleaved, so drift on the machine hits both alike
+                ref.append(
+                    measure(
+                        [
+                            sys.executable,
+                            str(ROOT / "benchmarks" / "reference.py"),
+                            "--url",
+                            target.url,
+                            "--n",
+                            str(n),
+                            "--concurrency",
+                            str(CONCURRENCY),
+                            "--out",
+                            str(base / f"ref-{n}-{i}.jsonl"),
+                        ]
+                    )
                 )
-        if not args.no_storage:
+                hw.append(measure(healthwatch_argv(config, base / f"data-{n}-{i}")))
+            if any(m.returncode for m in hw + ref):
+                raise SystemExit(f"a run at N={n} failed (a down check): see above")
+            h = min(hw, key=lambda m: m.wall_s)
+            r = min(ref, key=lambda m: m.wall_s)
+            rows.append(
+                {
+                    "n": n,
+                    "hw_s": h.wall_s,
+                    "ref_s": r.wall_s,
+                    "hw_mb": max(m.rss_mb for m in hw),
+                    "ref_mb": max(m.rss_mb for m in ref),
+                }
+            )
+            row = rows[-1]
             print(
-                f"\n2. The same tier with the local backend (alert state and results in a "
-                f"LocalStore in a temp dir), {MAX_WORKERS} workers, one run each\n"
+                f"  {n:>6,}  {row['hw_s']:>8.2f} s  {row['ref_s']:>8.2f} s  "
+                f"{row['hw_s'] / row['ref_s']:>5.2f}x  {row['hw_mb']:>7.0f} MB  "
+                f"{row['ref_mb']:>7.0f} MB  {row['hw_mb'] / row['ref_mb']:>5.2f}x  "
+                f"{row['hw_s'] / n * 1000:>7.2f} s",
+                flush=True,
             )
-            header = (
-                f"{'checks':>6} {'wall s':>7} {'probe s':>7} {'state+results s':>15} "
-                f"{'per check ms':>12}"
-            )
-            print(header)
-            print("-" * len(header))
-            for n, config in configs.items():
-                with tempfile.TemporaryDirectory(prefix="hw-bench-") as data_dir:
-                    row = run_once(config, MAX_WORKERS, data_dir)
-                rows.append(row)
-                after = row.total_s - row.probe_s
-                print(
-                    f"{row.checks:>6} {row.total_s:>7.2f} {row.probe_s:>7.2f} {after:>15.2f} "
-                    f"{after / n * 1000:>12.1f}",
-                    flush=True,
-                )
-    return 1 if any(r.down for r in rows) else 0
+    return rows
+
+
+# ---------------------------------------------------------------------- cold start
+
+BARE = """
+import boto3
+s = boto3.session.Session()
+for name in ("dynamodb", "s3", "sns"):
+    s.client(name)
+"""
+
+HANDLER = """
+import importlib.util, sys
+spec = importlib.util.spec_from_file_location("app", "functions/run_tier/app.py")
+app = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(app)
+assert app.RUN_TIER.runtime.ports.states is not None  # built at import: config, clients, ports
+"""
+
+
+def cold_start(repeat: int) -> tuple[float, float]:
+    env = {
+        **os.environ,
+        "AWS_REGION": "us-east-1",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_ENDPOINT_URL": "http://127.0.0.1:9",  # never called: building makes no request
+        "CHECKS_CONFIG": str(ROOT / "checks.yaml"),
+        "RESULTS_BUCKET": "bench",
+        "HISTORY_TABLE": "bench",
+        "ALERT_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:bench",
+        "POWERTOOLS_METRICS_NAMESPACE": "bench",
+        "POWERTOOLS_SERVICE_NAME": "bench",
+    }
+    bare, handler = [], []
+    for _ in range(repeat):
+        bare.append(measure([sys.executable, "-c", BARE], env).wall_s)
+        m = measure([sys.executable, "-c", HANDLER], env)
+        if m.returncode:
+            raise SystemExit("the handler did not start: see above")
+        handler.append(m.wall_s)
+    return statistics.median(handler), statistics.median(bare)
+
+
+# ---------------------------------------------------------------------- in-process runs
+
+
+def run_in_process(document: dict[str, Any], data: Path, tier: str) -> float:
+    """One tier run as `healthwatch run` does it (local backend), timed around the run."""
+    from healthwatch.runtime import local
+    from healthwatch.runtime.config_source import parse_config
+    from healthwatch.secrets import Secrets
+
+    runtime = local.build(parse_config(json.dumps(document)), data, secrets=Secrets.local({}))
+    start = time.perf_counter()
+    runtime.run(tier)
+    return time.perf_counter() - start
+
+
+def hotdash_quick(repeat: int) -> tuple[float, float]:
+    """The quick tier of checks.yaml, its URLs pointed at loopback: 100 ms and 300 ms."""
+    from healthwatch.runtime.config_source import load_config
+
+    config = load_config(str(ROOT / "checks.yaml"))
+    quick = [c for c in config.checks if c.tier == "quick"]
+    with Target({"default": 0.1, "slow": 0.3}) as target, tempfile.TemporaryDirectory() as tmp:
+        paths = ["fast/health", "slow/health"]
+        doc = {
+            "defaults": {"retry_interval": 0},
+            "tiers": {"quick": {"schedule": "rate(15 minutes)"}},
+            "checks": [
+                {
+                    "id": c.id,
+                    "tier": "quick",
+                    "url": f"{target.url}/{paths[i % 2]}",
+                    "conditions": ["[STATUS] == 200", "[BODY].status == ok"],
+                }
+                for i, c in enumerate(quick)
+            ],
+        }
+        walls = [run_in_process(doc, Path(tmp) / f"d{i}", "quick") for i in range(repeat + 1)]
+    return min(walls[1:]), 0.3  # the first run warms imports; the slowest check is 300 ms
+
+
+def seed_history(data: Path, n: int, days: int, every: timedelta) -> int:
+    """`days` of runs of `n` checks, written as the engine writes them (results, rollups)."""
+    from healthwatch.models import Result, TierRun, iso
+    from healthwatch.storage.local import LocalStore
+
+    store = LocalStore(data)
+    now = datetime.now(UTC)
+    at = now - timedelta(days=days)
+    runs = 0
+    while at < now - every:
+        stamp = iso(at)
+        results = [
+            Result(
+                f"bench-{runs}",
+                "bench",
+                f"slo-{i:05d}",
+                f"slo-{i:05d}",
+                "http",
+                "http://x/",
+                stamp,
+                "down" if (i + runs) % 97 == 0 else "up",
+                100.0,
+            )  # type: ignore[arg-type]
+            for i in range(n)
+        ]
+        run = TierRun(
+            f"bench-{at:%Y-%m-%dT%H-%M-%SZ}-{runs % 65536:04x}", "bench", stamp, 1.0, results
+        )
+        store.write_run(run)
+        store.put_results(run)
+        at += every
+        runs += 1
+    return runs
+
+
+def slo_with_history(repeat: int, n: int = 1000) -> tuple[float, float, int]:
+    with Target({"default": DELAY}) as target, tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp) / "data"
+        runs = seed_history(data, n, 30, timedelta(hours=1))
+        with_slo, without = [], []
+        for _ in range(repeat + 1):
+            with_slo.append(run_in_process(bench_config(target.url, n, True, "slo"), data, "bench"))
+            without.append(run_in_process(bench_config(target.url, n, False, "slo"), data, "bench"))
+    return min(with_slo[1:]), min(without[1:]), runs
+
+
+# ---------------------------------------------------------------------- main
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sizes", default=",".join(map(str, SIZES)))
+    parser.add_argument("--repeat", type=int, default=1)
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    print(
+        f"{os.cpu_count()} CPUs · target answers after {DELAY * 1000:.0f} ms · "
+        f"concurrency {CONCURRENCY}"
+    )
+    print("\n1. healthwatch run vs the aiohttp reference (fresh processes, best of --repeat)")
+    print(
+        f"  {'N':>6}  {'healthwatch':>10}  {'reference':>10}  {'ratio':>6}  "
+        f"{'hw RSS':>10}  {'ref RSS':>10}  {'ratio':>6}  {'s/1,000':>9}"
+    )
+    with Target({"default": DELAY}) as target:
+        rows = scale(target, sizes, args.repeat)
+    big = [r for r in rows if r["n"] >= 1000]
+    if len(big) > 1:
+        per = [r["hw_s"] / r["n"] * 1000 for r in big]
+        spread = (max(per) - min(per)) / statistics.mean(per) * 100
+        print(f"  cost per 1,000 checks from 1,000 to {big[-1]['n']:,}: spread {spread:.0f} %")
+
+    handler, bare = cold_start(max(3, args.repeat))
+    print("\n2. cold start (median of fresh processes)")
+    print(f"  handler import + runtime: {handler:.3f} s · bare boto3 + 3 clients: {bare:.3f} s")
+    print(f"  ratio {handler / bare:.2f}x")
+
+    wall, slowest = hotdash_quick(max(3, args.repeat))
+    print("\n3. HotDash quick tier (checks at 100 ms and 300 ms)")
+    print(f"  run {wall:.3f} s · slowest check {slowest:.3f} s · overhead {wall - slowest:.3f} s")
+
+    with_slo, without, runs = slo_with_history(max(2, args.repeat))
+    print(f"\n4. 1,000 checks, 30 days of stored history ({runs} runs)")
+    print(
+        f"  with slo: {with_slo:.3f} s · without: {without:.3f} s · ratio {with_slo / without:.2f}x"
+    )
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

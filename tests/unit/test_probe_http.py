@@ -617,3 +617,36 @@ def test_certificate_expiration_is_reported_in_the_details(tls: dict[str, Any]) 
     certificate = result.details["certificate"]
     assert 9.5 <= certificate["days_left"] <= 10.0
     assert "healthwatch test CA" in certificate["issuer"]
+
+
+@pytest.mark.parametrize("spelling", ["HTTP_PROXY", "http_proxy"])
+def test_the_environment_proxy_is_used_and_no_proxy_bypasses_it(
+    servers: Servers, monkeypatch: pytest.MonkeyPatch, spelling: str
+) -> None:
+    # Given a proxy on loopback that answers every request itself, saying what it was asked
+    asked: list[bytes] = []
+
+    def proxy(conn, stopping):
+        asked.append(raw.read_request_head(conn).split(b"\r\n", 1)[0])
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 18\r\nConnection: close\r\n\r\n")
+        conn.sendall(b'{"status":"proxy"}')
+        conn.close()
+
+    target = "http://target.invalid:8080/health"  # resolvable only by the proxy
+    with raw.RawServer(proxy) as server:
+        for name in ("HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv(spelling, server.url)
+
+        # When a check of a host only the proxy can reach runs
+        through = probe(make_check({"url": target, "conditions": ["[BODY].status == proxy"]}))
+
+        # Then it went through the proxy, in absolute form
+        assert through.status == "up", through.error
+        assert asked == [b"GET http://target.invalid:8080/health HTTP/1.1"]
+
+        # And a host NO_PROXY names goes direct
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+        direct = probe(make_check({"url": f"{servers.fake.url}/ok"}))
+        assert direct.status == "up", direct.error
+        assert len(asked) == 1

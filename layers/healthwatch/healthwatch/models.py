@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
+import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, Self
@@ -80,7 +82,10 @@ class Record:
     """JSON round trip for the record dataclasses; unknown keys (a newer writer's) are ignored."""
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)  # type: ignore[call-overload]
+        """The record as plain data (lists and dicts copied), as `dataclasses.asdict` gives
+        it, without asdict's `deepcopy` of every leaf: records are JSON data."""
+        names = _field_names(type(self))  # type: ignore[arg-type]
+        return {name: _plain(getattr(self, name)) for name in names}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Self:
@@ -106,6 +111,30 @@ class Result(Record):
     attempts: int = 1
     conditions: list[dict[str, Any]] = field(default_factory=list)
     details: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The record as plain data, its lists and dicts copied one level down: a record is
+        serialised for every store, so this is not `dataclasses.asdict`'s deep copy."""
+        return {
+            "run_id": self.run_id,
+            "tier": self.tier,
+            "check_id": self.check_id,
+            "check_name": self.check_name,
+            "type": self.type,
+            "target": self.target,
+            "started_at": self.started_at,
+            "status": self.status,
+            "latency_ms": self.latency_ms,
+            "http_status": self.http_status,
+            "error": self.error,
+            "attempts": self.attempts,
+            "conditions": [dict(c) for c in self.conditions],
+            "details": dict(self.details),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Self:
+        return cls(**{k: v for k, v in data.items() if k in _RESULT_FIELDS})
 
 
 @dataclass
@@ -218,6 +247,16 @@ class TierRun:
     alerts: list[AlertEvent] = field(default_factory=list)  # produced by this run
     delivered: list[AlertEvent] = field(default_factory=list)  # delivered by it (older ones too)
     undelivered: list[AlertEvent] = field(default_factory=list)  # still pending after it
+    _lines: list[bytes] | None = field(default=None, init=False, repr=False, compare=False)
+
+    def result_lines(self) -> list[bytes]:
+        """Each result as one compact JSON text, serialised once for every store that
+        writes them (the JSON Lines object, `latest/{tier}.json`). The results are final
+        by then: they are stored after the alerts were decided."""
+        if self._lines is None or len(self._lines) != len(self.results):
+            encode = json.JSONEncoder(separators=(",", ":"), default=str).encode
+            self._lines = [encode(r.to_dict()).encode() for r in self.results]
+        return self._lines
 
     def counts(self) -> dict[str, int]:
         out = {"up": 0, "degraded": 0, "down": 0}
@@ -255,3 +294,23 @@ class TierRun:
             if slowest is None
             else {"check_id": slowest.check_id, "latency_ms": slowest.latency_ms},
         }
+
+
+_RESULT_FIELDS = frozenset(f.name for f in dataclasses.fields(Result))
+
+
+@functools.cache
+def _field_names(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(cls))
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_plain(v) for v in value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    return value

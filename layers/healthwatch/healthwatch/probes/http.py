@@ -6,6 +6,7 @@ import asyncio
 import errno
 import functools
 import json
+import os
 import ssl
 import sys
 import time
@@ -100,6 +101,7 @@ async def probe(check: Check, ctx: ProbeContext) -> Observation:
                     headers=headers,
                     data=data,
                     allow_redirects=False,
+                    proxy=proxy_for(url),
                     ssl=tls,
                     timeout=aiohttp.ClientTimeout(total=None, connect=left, sock_read=left),
                 )
@@ -249,6 +251,36 @@ def response_class() -> type[aiohttp.ClientResponse]:
     return PeerResponse
 
 
+_PROXY_VARIABLES = ("http_proxy", "https_proxy", "no_proxy", "all_proxy")
+
+
+def proxy_for(url: str) -> str | None:
+    """The proxy `url` goes through, from HTTP(S)_PROXY and NO_PROXY (either spelling), as
+    requests and curl read them. Decided here, not by aiohttp's `trust_env`, which looks
+    the environment up in a thread for every request."""
+    environ = tuple(
+        os.environ.get(name) or os.environ.get(name.upper()) for name in _PROXY_VARIABLES
+    )
+    if not any(environ):
+        return None
+    parts = urlsplit(url)
+    return _proxy(environ, parts.scheme, parts.hostname or "", parts.port)
+
+
+@functools.lru_cache(maxsize=1024)
+def _proxy(environ: tuple[str | None, ...], scheme: str, host: str, port: int | None) -> str | None:
+    from urllib.request import proxy_bypass_environment  # type: ignore[attr-defined]
+
+    http, https, no_proxy, every = environ
+    proxy = (https if scheme == "https" else http) or every
+    if not proxy:
+        return None
+    netloc = f"{host}:{port}" if port else host
+    if no_proxy and proxy_bypass_environment(netloc, {"no": no_proxy}):
+        return None
+    return proxy if "://" in proxy else f"http://{proxy}"
+
+
 @functools.lru_cache(maxsize=32)
 def _ssl_context(ca_bundle: str) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=ca_bundle)
@@ -289,6 +321,7 @@ def _without_credentials(headers: dict[str, str], configured: dict[str, str]) ->
 def classify(exc: requests.exceptions.RequestException, timeout: float) -> tuple[str, str]:
     """Short error class and message for a failed request; never includes the URL."""
     import requests  # the synchronous vendor probes' client
+
     if isinstance(exc, requests.exceptions.Timeout):
         phase = "connect" if isinstance(exc, requests.exceptions.ConnectTimeout) else "read"
         return ErrorKind.TIMEOUT, f"no answer within {timeout:g}s ({phase})"

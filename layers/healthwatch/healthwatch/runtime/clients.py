@@ -47,8 +47,8 @@ def aio_session(limit: int) -> aiohttp.ClientSession:
     """The http probe's session for one run, made inside the run's event loop.
 
     At most `limit` connections (the run's concurrency), no cookies (a check must not see
-    what another was given), proxies from HTTP(S)_PROXY / NO_PROXY as requests and curl
-    honour them, and no client-wide timeout: each attempt sets its own.
+    what another was given), and no client-wide timeout: each attempt sets its own. The
+    probe picks each request's proxy (`probes.http.proxy_for`: HTTP(S)_PROXY, NO_PROXY).
     """
     import aiohttp
 
@@ -58,7 +58,7 @@ def aio_session(limit: int) -> aiohttp.ClientSession:
     return aiohttp.ClientSession(
         connector=connector,
         cookie_jar=aiohttp.DummyCookieJar(),
-        trust_env=True,
+        trust_env=False,
         timeout=aiohttp.ClientTimeout(total=None),
         max_headers=MAX_RESPONSE_HEADERS,
         auto_decompress=True,

@@ -37,12 +37,11 @@ def latest_key(tier: str) -> str:
 
 def jsonl(run: TierRun) -> bytes:
     """One result record per line: what Athena's JSON SerDe reads."""
-    return b"".join(
-        json.dumps(r.to_dict(), separators=(",", ":"), sort_keys=False).encode() + b"\n"
-        for r in run.results
-    )
+    return b"".join(line + b"\n" for line in run.result_lines())
 
 
 def latest_document(run: TierRun) -> bytes:
-    doc = {**run.summary(), "results": [r.to_dict() for r in run.results]}
-    return json.dumps(doc, indent=2).encode() + b"\n"
+    """The run's summary and its results (the lines `jsonl` wrote, not serialised again)."""
+    head = json.dumps(run.summary(), indent=2)[:-2]  # without the closing "\n}"
+    results = b",\n    ".join(run.result_lines())
+    return head.encode() + b',\n  "results": [\n    ' + results + b"\n  ]\n}\n"
