@@ -58,8 +58,8 @@ class StatusPageWriter:
             if tier != run.tier:
                 raw = store.get_document(statuspage.rollup_key(tier))
                 rollups[tier] = statuspage.load_rollup(raw, tier)
-        page = statuspage.render(self.config, rollups, now, self.title)
-        store.put_document(STATUS_PAGE_KEY, page.encode(), "text/html; charset=utf-8")
+        page = statuspage.render_bytes(self.config, rollups, now, self.title)
+        store.put_document(STATUS_PAGE_KEY, page, "text/html; charset=utf-8")
 
 
 class ReliabilityLog:
