@@ -230,12 +230,23 @@ class SloBurnAlerts:
                 checks.append((self.config.check(result.check_id), result))
             except KeyError:
                 continue
-        ids = [c.id for c, _ in checks]
-        # One read for every check's SLO state and its own (is its incident open?).
-        states = self.states.load([state_id(i) for i in ids] + ids)
         burns = self.burns(run, at)
-        decisions: dict[str, Decide] = {}
+        slo_states = self.states.load([state_id(c.id) for c, _ in checks])
+        # Only a burn that starts or ends, or an event still to deliver, needs a decision;
+        # the rest (nearly every check, nearly every run) are not decided or written at all.
+        moving = []
         for check, result in checks:
+            slo_state, burn = slo_states[state_id(check.id)], burns[check.id]
+            if (
+                slo_state.pending_events
+                or burn.firing != slo_state.incident_open
+                or (slo_state.incident_open and burn.recovered)
+            ):
+                moving.append((check, result))
+        own = self.states.load([c.id for c, _ in moving]) if moving else {}
+        states = {**slo_states, **own}
+        decisions: dict[str, Decide] = {}
+        for check, result in moving:
             window = active_window(self.config.maintenance, check.id, run.tier, at)
             decisions[state_id(check.id)] = functools.partial(
                 decide,
@@ -246,6 +257,8 @@ class SloBurnAlerts:
                 maintenance=window is not None,
                 covered=states[check.id].incident_open,
             )
+        if not decisions:
+            return Claims()
         base = {sid: states[sid] for sid in decisions}
         return dispatcher.claim(decisions, base, skip_unchanged=True)
 
