@@ -137,6 +137,10 @@ class Secrets:
                 text = text.replace(value, REDACTED)
         return text
 
+    def knows_any(self) -> bool:
+        """Whether any secret value was resolved or remembered: nothing to redact otherwise."""
+        return bool(self._values)
+
     def redact_obj(self, obj: Any) -> Any:
         if not self._values:
             return obj

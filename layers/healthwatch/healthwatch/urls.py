@@ -1,11 +1,15 @@
-"""The one check of an http(s) URL a config may hold: scheme, host and port, no blanks."""
+"""URLs: the one check of an http(s) URL a config may hold (scheme, host and port, no
+blanks), and which proxy a URL goes through."""
 
 from __future__ import annotations
 
+import functools
+import os
 import re
 from urllib.parse import urlsplit
 
 _REFERENCE = re.compile(r"\$\{[^}]*\}")
+_SPACE = re.compile(r"\s")
 _HOST = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+)$")
 
 
@@ -13,7 +17,7 @@ def http_url(value: str) -> str:
     """`value` if it is an http:// or https:// URL with a valid host and port; a reference
     (`${env:HOST}`) may stand for any part, and is checked as a placeholder."""
     probe = _REFERENCE.sub("x", value)
-    if any(ch.isspace() for ch in probe):
+    if _SPACE.search(probe):
         raise ValueError(f"a URL cannot contain spaces: {value!r}")
     parts = urlsplit(probe)
     if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -29,3 +33,35 @@ def http_url(value: str) -> str:
     if port == 0:
         raise ValueError(f"invalid port in {value!r} (1 to 65535)")
     return value
+
+
+_PROXY_VARIABLES = ("http_proxy", "https_proxy", "no_proxy", "all_proxy")
+ProxyEnvironment = tuple[str | None, ...]
+
+
+def proxy_environment() -> ProxyEnvironment:
+    """HTTP(S)_PROXY, NO_PROXY and ALL_PROXY, either spelling (lower case first, as curl):
+    read once per run, not once per request."""
+    return tuple(os.environ.get(name) or os.environ.get(name.upper()) for name in _PROXY_VARIABLES)
+
+
+def proxy_for(url: str, environ: ProxyEnvironment) -> str | None:
+    """The proxy `url` goes through under `environ`, as requests and curl decide it."""
+    if not any(environ):
+        return None
+    parts = urlsplit(url)
+    return _proxy(environ, parts.scheme, parts.hostname or "", parts.port)
+
+
+@functools.lru_cache(maxsize=1024)
+def _proxy(environ: ProxyEnvironment, scheme: str, host: str, port: int | None) -> str | None:
+    from urllib.request import proxy_bypass_environment  # type: ignore[attr-defined]
+
+    http, https, no_proxy, every = environ
+    proxy = (https if scheme == "https" else http) or every
+    if not proxy:
+        return None
+    netloc = f"{host}:{port}" if port else host
+    if no_proxy and proxy_bypass_environment(netloc, {"no": no_proxy}):
+        return None
+    return proxy if "://" in proxy else f"http://{proxy}"

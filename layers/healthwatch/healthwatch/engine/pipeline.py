@@ -112,7 +112,8 @@ def run_tier(
     states = _guard(problems, secrets, "alert state", ports.states.load, [c.id for c in checks])
 
     results = probe_all(ctx, checks, states or {c.id: AlertState(c.id) for c in checks})
-    results = [Result.from_dict(secrets.redact_obj(r.to_dict())) for r in results]
+    if secrets.knows_any():  # a run that resolved no secret has nothing to take out
+        results = [Result.from_dict(secrets.redact_obj(r.to_dict())) for r in results]
     duration_ms = round((time.monotonic() - t0) * 1000, 1)
     run = TierRun(ctx.run_id, tier, iso(started), duration_ms, results)
 

@@ -25,6 +25,7 @@ from healthwatch.engine.verdict import failure, judge, observe
 from healthwatch.errors import ErrorKind
 from healthwatch.models import AlertState, Result, iso, utcnow
 from healthwatch.probes import Observation, ProbeContext
+from healthwatch.urls import proxy_environment
 
 if TYPE_CHECKING:
     import aiohttp
@@ -57,6 +58,7 @@ class RunContext:
     open_http: Callable[[int], aiohttp.ClientSession] | None = None
     # Told of each check's result as it completes (a terminal shows it at once).
     on_result: Callable[[Result], object] | None = None
+    proxy_env: tuple[str | None, ...] = field(default_factory=proxy_environment)
     _http: aiohttp.ClientSession | None = field(default=None, repr=False)
     _pool: ThreadPoolExecutor | None = field(default=None, repr=False)
 
@@ -121,7 +123,10 @@ async def probe_all_async(
             done[check.id] = task.result()
         if ctx.on_result is not None:
             # Only what the stored record will say: secrets taken out first.
-            ctx.on_result(Result.from_dict(ctx.secrets.redact_obj(done[check.id].to_dict())))
+            shown = done[check.id]
+            if ctx.secrets.knows_any():
+                shown = Result.from_dict(ctx.secrets.redact_obj(shown.to_dict()))
+            ctx.on_result(shown)
 
     tasks = []
     for check in checks:
@@ -182,6 +187,7 @@ async def _run_check(
                 consecutive_failures=state.consecutive_failures,
                 run_id=ctx.run_id,
                 http=ctx.http,
+                proxy_env=ctx.proxy_env,
             )
             obs = await observe(check, probe_ctx, ctx.in_thread)
         result = judge(check, ctx.run_id, ctx.tier, started_at, obs, attempt)

@@ -28,6 +28,8 @@ from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from pydantic import BaseModel
 
+from healthwatch.urls import proxy_environment
+
 if TYPE_CHECKING:
     import aiohttp
     import requests
@@ -73,6 +75,8 @@ class ProbeContext:
     consecutive_failures: int = 0
     # The run this attempt belongs to: re-probes within one run share it.
     run_id: str = ""
+    # The proxy variables as the run started (`urls.proxy_for`).
+    proxy_env: tuple[str | None, ...] = field(default_factory=proxy_environment)
     # The run's aiohttp session, for `async def` probes (made in the run's loop on first use).
     http: Callable[[], aiohttp.ClientSession] = field(default=lambda: _no_loop_client())
 

@@ -6,7 +6,6 @@ import asyncio
 import errno
 import functools
 import json
-import os
 import ssl
 import sys
 import time
@@ -18,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from healthwatch.errors import ErrorKind, ProbeError, error_text
 from healthwatch.probes import Category, Observation, ProbeContext
 from healthwatch.secrets import has_reference
-from healthwatch.urls import http_url
+from healthwatch.urls import http_url, proxy_for
 
 if TYPE_CHECKING:
     import aiohttp
@@ -101,7 +100,7 @@ async def probe(check: Check, ctx: ProbeContext) -> Observation:
                     headers=headers,
                     data=data,
                     allow_redirects=False,
-                    proxy=proxy_for(url),
+                    proxy=proxy_for(url, ctx.proxy_env),
                     ssl=tls,
                     timeout=aiohttp.ClientTimeout(total=None, connect=left, sock_read=left),
                 )
@@ -185,8 +184,12 @@ def _certificate(obs: Observation, url: str, opts: Options, ctx: ProbeContext) -
 
 def _wants_json(check: Check) -> bool:
     """A condition reads a JSON path or counts JSON items: a non-JSON body is then an error."""
-    texts = [c.raw.upper() for c in (*check.parsed_conditions, *check.parsed_warnings)]
-    return any("[BODY]." in t or "[BODY][" in t for t in texts)
+    return _reads_json(tuple(c.raw for c in (*check.parsed_conditions, *check.parsed_warnings)))
+
+
+@functools.lru_cache(maxsize=1024)
+def _reads_json(texts: tuple[str, ...]) -> bool:
+    return any("[BODY]." in t.upper() or "[BODY][" in t.upper() for t in texts)
 
 
 def _json_problem(body: bytes) -> str | None:
@@ -249,36 +252,6 @@ def response_class() -> type[aiohttp.ClientResponse]:
             return self
 
     return PeerResponse
-
-
-_PROXY_VARIABLES = ("http_proxy", "https_proxy", "no_proxy", "all_proxy")
-
-
-def proxy_for(url: str) -> str | None:
-    """The proxy `url` goes through, from HTTP(S)_PROXY and NO_PROXY (either spelling), as
-    requests and curl read them. Decided here, not by aiohttp's `trust_env`, which looks
-    the environment up in a thread for every request."""
-    environ = tuple(
-        os.environ.get(name) or os.environ.get(name.upper()) for name in _PROXY_VARIABLES
-    )
-    if not any(environ):
-        return None
-    parts = urlsplit(url)
-    return _proxy(environ, parts.scheme, parts.hostname or "", parts.port)
-
-
-@functools.lru_cache(maxsize=1024)
-def _proxy(environ: tuple[str | None, ...], scheme: str, host: str, port: int | None) -> str | None:
-    from urllib.request import proxy_bypass_environment  # type: ignore[attr-defined]
-
-    http, https, no_proxy, every = environ
-    proxy = (https if scheme == "https" else http) or every
-    if not proxy:
-        return None
-    netloc = f"{host}:{port}" if port else host
-    if no_proxy and proxy_bypass_environment(netloc, {"no": no_proxy}):
-        return None
-    return proxy if "://" in proxy else f"http://{proxy}"
 
 
 @functools.lru_cache(maxsize=32)

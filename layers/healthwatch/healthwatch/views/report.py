@@ -264,7 +264,8 @@ def build_report(
             continue
         names[check.id] = check.name
         keys.append((check.tier, check.id))
-    keys += sorted(k for k in by_check if k not in keys)
+    configured = set(keys)
+    keys += sorted(k for k in by_check if k not in configured)
     tier_order = list(config.tiers) + sorted({t for t, _ in keys} - set(config.tiers))
 
     tiers: dict[str, list[Row]] = {}

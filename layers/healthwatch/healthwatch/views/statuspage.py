@@ -212,13 +212,17 @@ class _BarCache:
         self.days = [today - timedelta(days=DAYS - 1 - i) for i in range(DAYS)]
         self.keys = [d.isoformat() for d in self.days]
         self.rects: dict[tuple[int, int, int, int], str] = {}
-        self.svgs: dict[tuple[tuple[int, int, int], ...], str] = {}
+        self.svgs: dict[tuple[tuple[str, int, int, int], ...], str] = {}
 
     def svg(self, days: Mapping[str, Mapping[str, int]]) -> str:
-        counts = tuple(_triple(days.get(k)) for k in self.keys)
-        cached = self.svgs.get(counts)
+        first = self.keys[0]
+        # The key: the days in view that have data (a check's `days` holds only those).
+        key = tuple(sorted((k, *_triple(c)) for k, c in days.items() if k >= first))
+        cached = self.svgs.get(key)
         if cached is None:
-            cached = self.svgs[counts] = _svg([self._rect(i, c) for i, c in enumerate(counts)])
+            shown = {k: (up, degraded, down) for k, up, degraded, down in key}
+            counts = [shown.get(k, (0, 0, 0)) for k in self.keys]
+            cached = self.svgs[key] = _svg([self._rect(i, c) for i, c in enumerate(counts)])
         return cached
 
     def _rect(self, i: int, counts: tuple[int, int, int]) -> str:
