@@ -89,3 +89,25 @@ def healthwatch(
         timeout=timeout,
         **popen,
     )
+
+
+def call_probe(module: Any, check: Any, ctx: Any) -> Any:
+    """One attempt of a probe module, as the engine makes it: an `async def` probe on an
+    event loop with a real aiohttp session (the runtime's), a plain one directly."""
+    import asyncio
+    import inspect
+
+    from healthwatch.runtime.clients import aio_session
+
+    if not inspect.iscoroutinefunction(module.probe):
+        return module.probe(check, ctx)
+
+    async def attempt() -> Any:
+        session = aio_session(8)
+        ctx.http = lambda: session
+        try:
+            return await module.probe(check, ctx)
+        finally:
+            await session.close()
+
+    return asyncio.run(attempt())

@@ -20,6 +20,7 @@ from healthwatch.secrets import Secrets
 from tests.fakes import chatwoot as fake_chatwoot
 from tests.fakes.chatwoot import ChatwootFake
 from tests.fakes.server import Response
+from tests.helpers import call_probe
 
 TOKEN = secrets.token_urlsafe(18)
 REFERENCE = "${secret:hotdash/chatwoot-api-token}"
@@ -63,7 +64,7 @@ def status_of(obs: Observation) -> str:
 
 
 def test_up_checks_health_then_the_profile(fake: ChatwootFake) -> None:
-    obs = chatwoot.probe(make_check(base_url=fake.url, account_id=1), context())
+    obs = call_probe(chatwoot, make_check(base_url=fake.url, account_id=1), context())
 
     assert status_of(obs) == "up", obs.error
     health, profile = fake.requests
@@ -79,7 +80,7 @@ def test_up_checks_health_then_the_profile(fake: ChatwootFake) -> None:
 def test_the_profile_body_loses_its_credentials(fake: ChatwootFake) -> None:
     ctx = context()
 
-    obs = chatwoot.probe(make_check(base_url=fake.url), ctx)
+    obs = call_probe(chatwoot, make_check(base_url=fake.url), ctx)
 
     body = json.loads(obs.body or b"")
     assert body["name"] == "Support Bot Owner"
@@ -103,7 +104,7 @@ def test_the_profile_body_loses_its_credentials(fake: ChatwootFake) -> None:
 def test_a_rejected_token_is_down_with_chatwoots_message(
     fake: ChatwootFake, environ: dict[str, str], message: str
 ) -> None:
-    obs = chatwoot.probe(make_check(base_url=fake.url), context(environ))
+    obs = call_probe(chatwoot, make_check(base_url=fake.url), context(environ))
 
     assert status_of(obs) == "down"
     assert obs.http_status == 401
@@ -140,7 +141,7 @@ def test_a_rejected_token_is_down_with_chatwoots_message(
 def test_vendor_trouble(fake: ChatwootFake, setup: Any, status: str, error: str) -> None:
     setup(fake)
 
-    obs = chatwoot.probe(make_check(base_url=fake.url), context())
+    obs = call_probe(chatwoot, make_check(base_url=fake.url), context())
 
     assert status_of(obs) == status
     assert obs.error == error
@@ -149,7 +150,7 @@ def test_vendor_trouble(fake: ChatwootFake, setup: Any, status: str, error: str)
 def test_api_health_path_reports_failing_dependencies(fake: ChatwootFake) -> None:
     fake.services["queue_services"] = "failing"
 
-    obs = chatwoot.probe(make_check(base_url=fake.url, health_path="/api"), context())
+    obs = call_probe(chatwoot, make_check(base_url=fake.url, health_path="/api"), context())
 
     assert status_of(obs) == "degraded"
     assert obs.error == "health: /api reports queue_services failing"
@@ -168,14 +169,14 @@ def test_account_membership(
 ) -> None:
     fake.accounts[0]["status"] = account_status
 
-    obs = chatwoot.probe(make_check(base_url=fake.url, account_id=account_id), context())
+    obs = call_probe(chatwoot, make_check(base_url=fake.url, account_id=account_id), context())
 
     assert status_of(obs) == "down"
     assert obs.error == error
 
 
 def test_without_health_only_the_profile_is_called(fake: ChatwootFake) -> None:
-    obs = chatwoot.probe(make_check(base_url=fake.url, check_health=False), context())
+    obs = call_probe(chatwoot, make_check(base_url=fake.url, check_health=False), context())
 
     assert status_of(obs) == "up"
     assert [r.path for r in fake.requests] == ["/api/v1/profile"]
@@ -188,7 +189,7 @@ def test_an_unreachable_server_raises_naming_the_step() -> None:
         port = sock.getsockname()[1]
 
     with pytest.raises(ProbeError) as refused:
-        chatwoot.probe(make_check(base_url=f"http://127.0.0.1:{port}"), context())
+        call_probe(chatwoot, make_check(base_url=f"http://127.0.0.1:{port}"), context())
 
     assert refused.value.kind == "connection_refused"
     assert refused.value.message == "connection refused (on /health)"

@@ -18,6 +18,7 @@ from healthwatch.secrets import Secrets
 from tests.fakes import ga4 as fake_google
 from tests.fakes.ga4 import GoogleFake, ServiceAccount, make_service_account
 from tests.fakes.server import Response
+from tests.helpers import call_probe
 
 REFERENCE = "${secret:hotdash/ga4-service-account}"
 VARIABLE = "HW_SECRET_HOTDASH_GA4_SERVICE_ACCOUNT"
@@ -74,7 +75,7 @@ def test_data_api_up_after_a_verified_jwt_bearer_grant(
     check = make_check(base_url=fake.url)
 
     # When the probe runs
-    obs = ga4.probe(check, context(account.json))
+    obs = call_probe(ga4, check, context(account.json))
 
     # Then it exchanged a signed JWT for a token, then ran a one-metric report with it
     assert status_of(obs) == "up", obs.error
@@ -95,7 +96,7 @@ def test_data_api_up_after_a_verified_jwt_bearer_grant(
 
 
 def test_admin_api_up(fake: GoogleFake, account: ServiceAccount) -> None:
-    obs = ga4.probe(make_check(base_url=fake.url, api="admin"), context(account.json))
+    obs = call_probe(ga4, make_check(base_url=fake.url, api="admin"), context(account.json))
 
     assert status_of(obs) == "up", obs.error
     assert fake.requests[-1].method == "GET"
@@ -109,11 +110,11 @@ def test_the_token_is_cached_per_container_and_remembered_by_each_run(
     fake: GoogleFake, account: ServiceAccount
 ) -> None:
     check = make_check(base_url=fake.url)
-    ga4.probe(check, context(account.json))
+    call_probe(ga4, check, context(account.json))
     (token,) = fake.tokens
 
     second = context(account.json)  # the next run: a new Secrets, the same container
-    obs = ga4.probe(check, second)
+    obs = call_probe(ga4, check, second)
 
     assert status_of(obs) == "up"
     assert len(fake.requests_to("/token")) == 1
@@ -125,8 +126,8 @@ def test_a_token_close_to_expiry_is_replaced(fake: GoogleFake, account: ServiceA
     fake.expires_in = ga4.REFRESH_MARGIN_S - 60
     check = make_check(base_url=fake.url)
 
-    ga4.probe(check, context(account.json))
-    ga4.probe(check, context(account.json))
+    call_probe(ga4, check, context(account.json))
+    call_probe(ga4, check, context(account.json))
 
     assert len(fake.requests_to("/token")) == 2
 
@@ -148,7 +149,7 @@ def test_a_refused_grant_is_down_with_googles_message(
     else:
         key_json = make_service_account(fake.token_uri, email="gone@x.iam.gserviceaccount.com").json
 
-    obs = ga4.probe(make_check(base_url=fake.url), context(key_json))
+    obs = call_probe(ga4, make_check(base_url=fake.url), context(key_json))
 
     assert status_of(obs) == "down"
     assert obs.error == f"auth: token exchange failed: {description}"
@@ -197,7 +198,7 @@ def test_api_refusals(
 ) -> None:
     setup(fake)
 
-    obs = ga4.probe(make_check(base_url=fake.url), context(account.json))
+    obs = call_probe(ga4, make_check(base_url=fake.url), context(account.json))
 
     assert status_of(obs) == status
     assert obs.error is not None and obs.error.startswith(error), obs.error
@@ -209,11 +210,11 @@ def test_a_rejected_token_is_down_and_dropped_from_the_cache(
     fake: GoogleFake, account: ServiceAccount
 ) -> None:
     check = make_check(base_url=fake.url)
-    ga4.probe(check, context(account.json))
+    call_probe(ga4, check, context(account.json))
     fake.tokens.clear()  # Google forgot (revoked) the token
 
-    obs = ga4.probe(check, context(account.json))
-    again = ga4.probe(check, context(account.json))
+    obs = call_probe(ga4, check, context(account.json))
+    again = call_probe(ga4, check, context(account.json))
 
     assert status_of(obs) == "down"
     assert obs.error is not None
@@ -226,14 +227,14 @@ def test_a_rejected_token_is_down_and_dropped_from_the_cache(
 def test_property_from_an_environment_reference(fake: GoogleFake, account: ServiceAccount) -> None:
     check = make_check(base_url=fake.url, api="admin", property_id="${env:GA4_PROPERTY_ID}")
 
-    obs = ga4.probe(check, context(account.json, GA4_PROPERTY_ID="345678901"))
+    obs = call_probe(ga4, check, context(account.json, GA4_PROPERTY_ID="345678901"))
 
     assert status_of(obs) == "up", obs.error
     assert check.target == f"{fake.url}/v1beta/properties/${{env:GA4_PROPERTY_ID}}"
 
 
 def test_another_property_is_forbidden(fake: GoogleFake, account: ServiceAccount) -> None:
-    obs = ga4.probe(make_check(base_url=fake.url, property_id=999), context(account.json))
+    obs = call_probe(ga4, make_check(base_url=fake.url, property_id=999), context(account.json))
 
     assert status_of(obs) == "down"
     assert obs.error is not None and obs.error.startswith("forbidden: User does not have")
@@ -257,7 +258,7 @@ def test_another_property_is_forbidden(fake: GoogleFake, account: ServiceAccount
 )
 def test_unusable_keys_raise_without_their_content(key_json: str, message: str) -> None:
     with pytest.raises(ProbeError) as raised:
-        ga4.probe(make_check(base_url="http://127.0.0.1:9"), context(key_json))
+        call_probe(ga4, make_check(base_url="http://127.0.0.1:9"), context(key_json))
 
     assert raised.value.kind == "credentials"
     assert raised.value.message.startswith(message)
@@ -272,7 +273,7 @@ def test_an_unreachable_token_endpoint_raises(account: ServiceAccount) -> None:
     ga4.clear_token_cache()
 
     with pytest.raises(ProbeError) as raised:
-        ga4.probe(make_check(base_url="http://127.0.0.1:9"), context(key_json))
+        call_probe(ga4, make_check(base_url="http://127.0.0.1:9"), context(key_json))
 
     assert raised.value.kind == "connection_refused"
     assert raised.value.message.endswith("(token endpoint)")
@@ -287,7 +288,7 @@ def test_token_endpoint_retries_stop_at_the_probe_timeout(
 
     # When the probe's 0.5 s budget runs out during the wait after the first try
     with pytest.raises(ProbeError) as raised:
-        ga4.probe(make_check(base_url=fake.url), context(account.json, timeout=0.5))
+        call_probe(ga4, make_check(base_url=fake.url), context(account.json, timeout=0.5))
 
     # Then the retry was never sent and the error names the budget. Unbounded, google-auth
     # would have sent all three and given up with a RefreshError: an `auth:` result instead.

@@ -19,6 +19,7 @@ from healthwatch.secrets import Secrets
 from tests.fakes import openai as fake_openai
 from tests.fakes.openai import OpenAIFake
 from tests.fakes.server import Response
+from tests.helpers import call_probe
 
 KEY = "sk-proj-" + secrets.token_urlsafe(36)
 REFERENCE = "${secret:hotdash/openai-api-key}"
@@ -67,7 +68,7 @@ def status_of(obs: Observation) -> str:
 
 
 def test_up_lists_models_and_keeps_the_rate_limit_headers(fake: OpenAIFake) -> None:
-    obs = openai.probe(make_check(base_url=fake.url, model="gpt-4o-mini"), context())
+    obs = call_probe(openai, make_check(base_url=fake.url, model="gpt-4o-mini"), context())
 
     assert status_of(obs) == "up", obs.error
     (req,) = fake.requests
@@ -89,8 +90,10 @@ def test_up_lists_models_and_keeps_the_rate_limit_headers(fake: OpenAIFake) -> N
 
 
 def test_organization_and_project_headers_are_sent(fake: OpenAIFake) -> None:
-    obs = openai.probe(
-        make_check(base_url=fake.url, organization="org-fake", project="proj_123"), context()
+    obs = call_probe(
+        openai,
+        make_check(base_url=fake.url, organization="org-fake", project="proj_123"),
+        context(),
     )
 
     assert status_of(obs) == "up"
@@ -113,7 +116,7 @@ def test_organization_and_project_headers_are_sent(fake: OpenAIFake) -> None:
 def test_a_rejected_key_is_down_and_the_echoed_key_is_not_kept(
     fake: OpenAIFake, environ: dict[str, str], options: dict[str, str], code: str
 ) -> None:
-    obs = openai.probe(make_check(base_url=fake.url, **options), context(environ))
+    obs = call_probe(openai, make_check(base_url=fake.url, **options), context(environ))
 
     assert status_of(obs) == "down"
     assert obs.http_status == 401
@@ -138,7 +141,7 @@ def test_vendor_errors(
 ) -> None:
     fake.override = response
 
-    obs = openai.probe(make_check(base_url=fake.url), context())
+    obs = call_probe(openai, make_check(base_url=fake.url), context())
 
     assert status_of(obs) == status
     assert obs.http_status == response.status
@@ -148,12 +151,12 @@ def test_vendor_errors(
 
 def test_quota_says_what_to_do_and_rate_limit_keeps_the_headers(fake: OpenAIFake) -> None:
     fake.override = fake_openai.insufficient_quota()
-    quota = openai.probe(make_check(base_url=fake.url), context())
+    quota = call_probe(openai, make_check(base_url=fake.url), context())
     assert quota.details["code"] == "insufficient_quota"
     assert "billing" in quota.details["action"]
 
     fake.override = fake_openai.rate_limited()
-    limited = openai.probe(make_check(base_url=fake.url), context())
+    limited = call_probe(openai, make_check(base_url=fake.url), context())
     assert limited.details["code"] == "rate_limit_exceeded"
     assert limited.details["retry_after_s"] == "20"
     assert limited.details["ratelimit"]["remaining_requests"] == 0
@@ -161,7 +164,7 @@ def test_quota_says_what_to_do_and_rate_limit_keeps_the_headers(fake: OpenAIFake
 
 
 def test_a_missing_model_is_down(fake: OpenAIFake) -> None:
-    obs = openai.probe(make_check(base_url=fake.url, model="gpt-9"), context())
+    obs = call_probe(openai, make_check(base_url=fake.url, model="gpt-9"), context())
 
     assert status_of(obs) == "down"
     assert obs.error == "not_found: model gpt-9 is not available to this key"
@@ -171,7 +174,7 @@ def test_a_missing_model_is_down(fake: OpenAIFake) -> None:
 def test_a_non_json_answer_is_invalid_json(fake: OpenAIFake) -> None:
     fake.override = Response(200, "<html>captive portal</html>")
 
-    obs = openai.probe(make_check(base_url=fake.url), context())
+    obs = call_probe(openai, make_check(base_url=fake.url), context())
 
     assert obs.error == "invalid_json: /v1/models did not return a list of models"
 
@@ -181,7 +184,7 @@ def test_refused_connection_raises() -> None:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     with pytest.raises(ProbeError) as refused:
-        openai.probe(make_check(base_url=f"http://127.0.0.1:{port}"), context())
+        call_probe(openai, make_check(base_url=f"http://127.0.0.1:{port}"), context())
     assert refused.value.kind == "connection_refused"
 
 

@@ -28,6 +28,7 @@ from tests.fakes.ga4 import GoogleFake, ServiceAccount, make_service_account
 from tests.fakes.openai import OpenAIFake
 from tests.fakes.server import Response
 from tests.fakes.shopify import ShopifyFake
+from tests.helpers import call_probe
 
 
 def planted(prefix: str) -> str:
@@ -216,7 +217,7 @@ def test_no_credential_in_observations_errors_or_logs(
     try:
         for _ in range(2):
             try:
-                obs = MODULES[kind].probe(check, ctx)
+                obs = call_probe(MODULES[kind], check, ctx)
             except ProbeError as exc:
                 outputs += [str(exc), repr(exc), exc.message]
             else:
@@ -252,7 +253,7 @@ def test_the_scenarios_reach_their_paths(world: World) -> None:
         timeout=5,
         now=lambda: datetime.now(UTC),
     )
-    obs = chatwoot.probe(check_for("chatwoot", base_url=world.chatwoot.url), ctx)
+    obs = call_probe(chatwoot, check_for("chatwoot", base_url=world.chatwoot.url), ctx)
     assert obs.error is None
     for value in (CHATWOOT_RETURNED, CHATWOOT_PUBSUB, CHATWOOT_HMAC):
         assert ctx.secrets.redact(value) == "***"

@@ -19,6 +19,7 @@ from healthwatch.secrets import Secrets
 from tests.fakes import shopify as fake_shopify
 from tests.fakes.server import Response
 from tests.fakes.shopify import ShopifyFake
+from tests.helpers import call_probe
 
 TOKEN = "shpat_" + secrets.token_hex(16)
 REFERENCE = "${secret:hotdash/shopify-admin-token}"
@@ -74,7 +75,7 @@ def test_up_reports_the_shop_and_the_call_limit(fake: ShopifyFake) -> None:
     check = make_check(base_url=fake.url)
 
     # When the probe runs
-    obs = shopify.probe(check, context())
+    obs = call_probe(shopify, check, context())
 
     # Then it is up, called the versioned shop.json with the token header, and says what it saw
     assert status_of(obs) == "up", obs.error
@@ -94,7 +95,9 @@ def test_up_reports_the_shop_and_the_call_limit(fake: ShopifyFake) -> None:
 def test_wrong_token_is_down_with_shopify_message_and_the_reference(fake: ShopifyFake) -> None:
     check = make_check(base_url=fake.url)
 
-    obs = shopify.probe(check, context({"HW_SECRET_HOTDASH_SHOPIFY_ADMIN_TOKEN": "shpat_wrong"}))
+    obs = call_probe(
+        shopify, check, context({"HW_SECRET_HOTDASH_SHOPIFY_ADMIN_TOKEN": "shpat_wrong"})
+    )
 
     assert status_of(obs) == "down"
     assert obs.http_status == 401
@@ -124,7 +127,7 @@ def test_refusals_are_down_with_the_reason(
 ) -> None:
     fake.override = response
 
-    obs = shopify.probe(make_check(base_url=fake.url), context())
+    obs = call_probe(shopify, make_check(base_url=fake.url), context())
 
     assert status_of(obs) == "down"
     assert obs.http_status == response.status
@@ -137,7 +140,7 @@ def test_refusals_are_down_with_the_reason(
 def test_throttled_is_degraded_with_retry_after_and_call_limit(fake: ShopifyFake) -> None:
     fake.override = fake_shopify.throttled("2.0")
 
-    obs = shopify.probe(make_check(base_url=fake.url), context())
+    obs = call_probe(shopify, make_check(base_url=fake.url), context())
 
     assert status_of(obs) == "degraded"
     assert obs.http_status == 429
@@ -151,7 +154,7 @@ def test_throttled_is_degraded_with_retry_after_and_call_limit(fake: ShopifyFake
 def test_server_error_is_down(fake: ShopifyFake) -> None:
     fake.override = fake_shopify.server_error()
 
-    obs = shopify.probe(make_check(base_url=fake.url), context())
+    obs = call_probe(shopify, make_check(base_url=fake.url), context())
 
     assert status_of(obs) == "down"
     assert obs.error == "http_error: Shopify answered 503 Service Unavailable"
@@ -161,7 +164,7 @@ def test_unsupported_version_served_forward_is_degraded(fake: ShopifyFake) -> No
     # Given a pinned version Shopify no longer supports (it serves the oldest supported one)
     fake.served_version = "2025-01"
 
-    obs = shopify.probe(make_check(base_url=fake.url, api_version="2024-01"), context())
+    obs = call_probe(shopify, make_check(base_url=fake.url, api_version="2024-01"), context())
 
     assert status_of(obs) == "degraded"
     assert obs.error is not None and obs.error.startswith("api_version: asked for 2024-01")
@@ -171,7 +174,7 @@ def test_unsupported_version_served_forward_is_degraded(fake: ShopifyFake) -> No
 def test_a_200_without_a_shop_is_invalid_json(fake: ShopifyFake) -> None:
     fake.override = Response(200, "<html>login</html>")
 
-    obs = shopify.probe(make_check(base_url=fake.url), context())
+    obs = call_probe(shopify, make_check(base_url=fake.url), context())
 
     assert status_of(obs) == "down"
     assert obs.error == "invalid_json: shop.json did not return a `shop` object"
@@ -180,7 +183,7 @@ def test_a_200_without_a_shop_is_invalid_json(fake: ShopifyFake) -> None:
 def test_redirects_are_not_followed_so_the_token_stays_home(fake: ShopifyFake) -> None:
     fake.override = Response(301, b"", headers={"Location": "http://127.0.0.1:9/elsewhere"})
 
-    obs = shopify.probe(make_check(base_url=fake.url), context())
+    obs = call_probe(shopify, make_check(base_url=fake.url), context())
 
     assert status_of(obs) == "down"
     assert obs.error is not None and obs.error.startswith("http_error: redirected (301)")
@@ -190,11 +193,11 @@ def test_redirects_are_not_followed_so_the_token_stays_home(fake: ShopifyFake) -
 def test_timeout_and_refused_connections_raise_probe_errors(fake: ShopifyFake) -> None:
     fake.override = Response(200, {"shop": {}}, delay=1.0)
     with pytest.raises(ProbeError) as slow:
-        shopify.probe(make_check(base_url=fake.url), context(timeout=0.2))
+        call_probe(shopify, make_check(base_url=fake.url), context(timeout=0.2))
     assert slow.value.kind == "timeout"
 
     with pytest.raises(ProbeError) as refused:
-        shopify.probe(make_check(base_url=closed_port_url()), context())
+        call_probe(shopify, make_check(base_url=closed_port_url()), context())
     assert refused.value.kind == "connection_refused"
 
 

@@ -16,6 +16,7 @@ from healthwatch.secrets import Secrets
 
 from tests.fakes.server import FakeServer
 from tests.fakes.statuspage import FakeStatuspage
+from tests.helpers import call_probe
 
 COMPONENTS = ["API", "ChatGPT", "Sora", "Playground"]
 
@@ -55,7 +56,7 @@ def page(server: FakeServer):
 
 
 def run(page: FakeStatuspage, **options: Any) -> Observation:
-    return statuspage.probe(make_check(page.url, **options), make_ctx())
+    return call_probe(statuspage, make_check(page.url, **options), make_ctx())
 
 
 @pytest.mark.parametrize(
@@ -230,4 +231,4 @@ def test_without_base_url_the_page_itself_is_fetched(page: FakeStatuspage) -> No
         "checks": [{"id": "s", "tier": "t", "type": "statuspage", "url": page.url + "/"}],
     }
     check = parse_config(yaml.safe_dump(doc)).checks[0]
-    assert statuspage.probe(check, make_ctx()).verdict == "up"
+    assert call_probe(statuspage, check, make_ctx()).verdict == "up"

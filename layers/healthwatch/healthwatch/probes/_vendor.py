@@ -5,18 +5,20 @@ Not a probe type: `known_types()` passes over modules whose name starts with `_`
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Annotated, Any
 
-import requests
 from pydantic import AfterValidator
 
 from healthwatch.errors import ErrorKind, ProbeError, error_text
 from healthwatch.probes import Observation, ProbeContext
-from healthwatch.probes.http import classify
+from healthwatch.probes.http import BACKSTOP_S
 from healthwatch.secrets import REFERENCE
-from healthwatch.urls import http_url
+from healthwatch.urls import http_url, proxy_for
 
 USER_AGENT = "healthwatch/0.1 (+synthetic monitor)"
 TOKEN_OPTION = "the `token` option"
@@ -50,7 +52,28 @@ def credential(ctx: ProbeContext, reference: str) -> str:
     return value
 
 
-def timed_request(
+# A vendor's answer is read whole, up to this: more is not an API answer we judge.
+MAX_ANSWER_BYTES = 4 * 1024 * 1024
+
+
+@dataclass
+class Answer:
+    """A vendor API's answer, read whole: what the vendor probes judge."""
+
+    status_code: int
+    reason: str
+    headers: Mapping[str, str]  # case-insensitive (aiohttp's CIMultiDictProxy)
+    content: bytes
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", "replace")
+
+    def json(self) -> Any:
+        return json.loads(self.content)
+
+
+async def timed_request(
     ctx: ProbeContext,
     url: str,
     headers: dict[str, str],
@@ -58,26 +81,47 @@ def timed_request(
     method: str = "GET",
     json_body: Any = None,
     where: str | None = None,
-) -> tuple[requests.Response, Observation]:
-    """One call and the `Observation` of its answer (latency, status, connected).
+    follow_redirects: bool = False,
+) -> tuple[Answer, Observation]:
+    """One call on the run's aiohttp session and the `Observation` of its answer.
 
-    Redirects are not followed: the credential header would go to wherever they point.
-    A failure to get an answer raises `ProbeError`, its message ending `(where)` if given.
+    Redirects are not followed unless asked (a public page): the credential header would
+    go wherever they point. A failure to get an answer raises `ProbeError`, its message
+    ending `(where)` if given.
     """
+    import aiohttp
+
+    from healthwatch.probes.http import classify_aio
+
     start = time.perf_counter()
+    phase = "read"
     try:
-        resp = ctx.session.request(
-            method, url, headers=headers, json=json_body, timeout=ctx.timeout, allow_redirects=False
-        )
-    except requests.exceptions.RequestException as exc:
-        kind, message = classify(exc, ctx.timeout)
+        async with asyncio.timeout(ctx.timeout + BACKSTOP_S):
+            async with ctx.http().request(
+                method,
+                url,
+                headers=headers,
+                json=json_body,
+                allow_redirects=follow_redirects,
+                proxy=proxy_for(url, ctx.proxy_env),
+                timeout=aiohttp.ClientTimeout(connect=ctx.timeout, sock_read=ctx.timeout),
+            ) as resp:
+                phase = "body"
+                content = await resp.content.read(MAX_ANSWER_BYTES + 1)
+                if len(content) > MAX_ANSWER_BYTES:
+                    raise ProbeError(
+                        ErrorKind.BODY_TOO_LARGE, f"the answer is over {MAX_ANSWER_BYTES} bytes"
+                    )
+                answer = Answer(resp.status, resp.reason or "", resp.headers, content)
+    except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as exc:
+        kind, message = classify_aio(exc, ctx.timeout, phase)
         raise ProbeError(kind, f"{message} ({where})" if where else message) from None
-    return resp, Observation(
-        latency_ms=ms_since(start), http_status=resp.status_code, connected=True
+    return answer, Observation(
+        latency_ms=ms_since(start), http_status=answer.status_code, connected=True
     )
 
 
-def json_member(resp: requests.Response, key: str) -> dict[str, Any] | None:
+def json_member(resp: Answer, key: str) -> dict[str, Any] | None:
     """The object at `key` of a JSON body (`{"error": {...}}`, `{"shop": {...}}`), or None."""
     try:
         member = json.loads(resp.content)[key]
@@ -102,7 +146,7 @@ def suffix(message: str) -> str:
     return f": {message}" if message else ""
 
 
-def answered(vendor: str, resp: requests.Response, message: str) -> str:
+def answered(vendor: str, resp: Answer, message: str) -> str:
     """The error for a status the probe has no better words for."""
     said = error_text(
         ErrorKind.HTTP_ERROR, f"{vendor} answered {resp.status_code} {resp.reason or ''}".rstrip()

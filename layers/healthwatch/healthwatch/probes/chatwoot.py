@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-import requests
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from healthwatch.errors import ErrorKind, error_text
 from healthwatch.probes import Category, Observation, ProbeContext
 from healthwatch.probes._vendor import (
+    Answer,
     BaseUrl,
     Credential,
     answered,
@@ -53,13 +53,13 @@ def target(options: Options) -> str:
     return f"{options.base_url}/api/v1/profile"
 
 
-def probe(check: Check, ctx: ProbeContext) -> Observation:
+async def probe(check: Check, ctx: ProbeContext) -> Observation:
     opts: Options = check.options
     token = credential(ctx, opts.token)
     details: dict[str, Any] = {}
-    health_problem = _health(opts, ctx, details) if opts.check_health else None
+    health_problem = await _health(opts, ctx, details) if opts.check_health else None
 
-    resp, obs = timed_request(ctx, target(opts), json_headers(api_access_token=token))
+    resp, obs = await timed_request(ctx, target(opts), json_headers(api_access_token=token))
     obs.details = details
     status = resp.status_code
     if status == 200:
@@ -99,10 +99,10 @@ def probe(check: Check, ctx: ProbeContext) -> Observation:
     return obs
 
 
-def _health(opts: Options, ctx: ProbeContext, details: dict[str, Any]) -> str | None:
+async def _health(opts: Options, ctx: ProbeContext, details: dict[str, Any]) -> str | None:
     """GET the health endpoint; a problem as text, or None. Unreachable raises ProbeError."""
     url = f"{opts.base_url}{opts.health_path}"
-    resp, seen = timed_request(ctx, url, json_headers(), where=f"on {opts.health_path}")
+    resp, seen = await timed_request(ctx, url, json_headers(), where=f"on {opts.health_path}")
     health: dict[str, Any] = {"http_status": seen.http_status, "ms": seen.latency_ms}
     details["health"] = health
     try:
@@ -122,7 +122,7 @@ def _health(opts: Options, ctx: ProbeContext, details: dict[str, Any]) -> str | 
     return None
 
 
-def _profile(obs: Observation, resp: requests.Response, opts: Options, ctx: ProbeContext) -> None:
+def _profile(obs: Observation, resp: Answer, opts: Options, ctx: ProbeContext) -> None:
     try:
         profile = json.loads(resp.content)
         if not isinstance(profile, dict) or "id" not in profile:
@@ -159,7 +159,7 @@ def _profile(obs: Observation, resp: requests.Response, opts: Options, ctx: Prob
         )
 
 
-def _vendor_message(resp: requests.Response) -> str:
+def _vendor_message(resp: Answer) -> str:
     """Chatwoot's `{"error": "..."}`, Devise's `{"errors": [...]}`, or rack-attack's text."""
     try:
         payload = json.loads(resp.content)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import threading
@@ -17,6 +18,7 @@ from healthwatch.errors import ErrorKind, ProbeError, error_text
 from healthwatch.probes import Category, Observation, ProbeContext
 from healthwatch.probes._vendor import (
     USER_AGENT,
+    Answer,
     BaseUrl,
     Credential,
     answered,
@@ -85,7 +87,9 @@ def clear_token_cache() -> None:
         _tokens.clear()
 
 
-def probe(check: Check, ctx: ProbeContext) -> Observation:
+async def probe(check: Check, ctx: ProbeContext) -> Observation:
+    """The API call on the run's loop; google-auth's token exchange (synchronous, on
+    requests) in a thread, and only when no cached token is still good."""
     opts: Options = check.options
     info = _key(ctx.secrets.resolve(opts.credentials), ctx)
     property_id = ctx.secrets.resolve(opts.property_id).strip().removeprefix("properties/")
@@ -102,7 +106,7 @@ def probe(check: Check, ctx: ProbeContext) -> Observation:
     cache_key = (info["client_email"], info["token_uri"], str(info.get("private_key_id", "")))
     token = _cached_token(cache_key, ctx)
     if token is None:
-        fresh = _new_token(info, cache_key, ctx, details, opts.credentials)
+        fresh = await asyncio.to_thread(_new_token, info, cache_key, ctx, details, opts.credentials)
         if isinstance(fresh, Observation):
             return fresh
         token = fresh
@@ -110,9 +114,9 @@ def probe(check: Check, ctx: ProbeContext) -> Observation:
     url = _url(opts, property_id)
     headers = {"Authorization": f"Bearer {token}", "User-Agent": USER_AGENT}
     if opts.api == "admin":
-        resp, obs = timed_request(ctx, url, headers)
+        resp, obs = await timed_request(ctx, url, headers)
     else:
-        resp, obs = timed_request(ctx, url, headers, method="POST", json_body=REPORT)
+        resp, obs = await timed_request(ctx, url, headers, method="POST", json_body=REPORT)
     obs.details = details
     if resp.status_code == 200:
         _answer(obs, resp, opts)
@@ -204,7 +208,7 @@ def _new_token(
     return token
 
 
-def _answer(obs: Observation, resp: requests.Response, opts: Options) -> None:
+def _answer(obs: Observation, resp: Answer, opts: Options) -> None:
     try:
         payload = json.loads(resp.content)
         if not isinstance(payload, dict):
@@ -246,7 +250,7 @@ def _answer(obs: Observation, resp: requests.Response, opts: Options) -> None:
 
 def _refusal(
     obs: Observation,
-    resp: requests.Response,
+    resp: Answer,
     opts: Options,
     info: dict[str, Any],
     cache_key: tuple[str, str, str],
@@ -287,7 +291,7 @@ def _refusal(
         obs.error = answered("Google", resp, message)
 
 
-def _google_error(resp: requests.Response) -> tuple[str | None, str | None, str]:
+def _google_error(resp: Answer) -> tuple[str | None, str | None, str]:
     """(status, ErrorInfo reason, message) of Google's `{"error": {...}}` body."""
     error = json_member(resp, "error")
     if error is None:

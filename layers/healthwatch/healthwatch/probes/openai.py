@@ -6,12 +6,12 @@ import json
 import re
 from typing import TYPE_CHECKING, Any
 
-import requests
 from pydantic import BaseModel, ConfigDict
 
 from healthwatch.errors import ErrorKind, error_text
 from healthwatch.probes import Category, Observation, ProbeContext
 from healthwatch.probes._vendor import (
+    Answer,
     BaseUrl,
     Credential,
     answered,
@@ -51,7 +51,7 @@ def target(options: Options) -> str:
     return f"{options.base_url}/v1/models"
 
 
-def probe(check: Check, ctx: ProbeContext) -> Observation:
+async def probe(check: Check, ctx: ProbeContext) -> Observation:
     opts: Options = check.options
     key = credential(ctx, opts.token)
     headers = json_headers(Authorization=f"Bearer {key}")
@@ -59,7 +59,7 @@ def probe(check: Check, ctx: ProbeContext) -> Observation:
         headers["OpenAI-Organization"] = opts.organization
     if opts.project:
         headers["OpenAI-Project"] = opts.project
-    resp, obs = timed_request(ctx, target(opts), headers)
+    resp, obs = await timed_request(ctx, target(opts), headers)
     obs.details = _header_details(resp)
     status = resp.status_code
     if status == 200:
@@ -105,7 +105,7 @@ def probe(check: Check, ctx: ProbeContext) -> Observation:
     return obs
 
 
-def _models(obs: Observation, resp: requests.Response, opts: Options) -> Observation:
+def _models(obs: Observation, resp: Answer, opts: Options) -> Observation:
     try:
         payload = json.loads(resp.content)
         models = [m["id"] for m in payload["data"]]
@@ -123,7 +123,7 @@ def _models(obs: Observation, resp: requests.Response, opts: Options) -> Observa
     return obs
 
 
-def _header_details(resp: requests.Response) -> dict[str, Any]:
+def _header_details(resp: Answer) -> dict[str, Any]:
     """`x-ratelimit-*` as `ratelimit.{limit,remaining,reset}_{requests,tokens}`, plus ids."""
     details: dict[str, Any] = {}
     limits: dict[str, Any] = {}
@@ -147,7 +147,7 @@ def _header_details(resp: requests.Response) -> dict[str, Any]:
     return details
 
 
-def _vendor_error(resp: requests.Response) -> tuple[str | None, str | None, str]:
+def _vendor_error(resp: Answer) -> tuple[str | None, str | None, str]:
     """(code, type, message) of OpenAI's `{"error": {...}}` body."""
     error = json_member(resp, "error")
     if error is None:

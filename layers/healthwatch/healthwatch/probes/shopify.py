@@ -6,12 +6,12 @@ import json
 import re
 from typing import TYPE_CHECKING, Any
 
-import requests
 from pydantic import BaseModel, ConfigDict, field_validator
 
 from healthwatch.errors import ErrorKind, error_text
 from healthwatch.probes import Category, Observation, ProbeContext
 from healthwatch.probes._vendor import (
+    Answer,
     BaseUrl,
     Credential,
     answered,
@@ -97,10 +97,12 @@ def target(options: Options) -> str:
     return f"{base}/admin/api/{options.api_version}/shop.json"
 
 
-def probe(check: Check, ctx: ProbeContext) -> Observation:
+async def probe(check: Check, ctx: ProbeContext) -> Observation:
     opts: Options = check.options
     token = credential(ctx, opts.token)
-    resp, obs = timed_request(ctx, target(opts), json_headers(**{"X-Shopify-Access-Token": token}))
+    resp, obs = await timed_request(
+        ctx, target(opts), json_headers(**{"X-Shopify-Access-Token": token})
+    )
     obs.details = _header_details(resp)
     status = resp.status_code
 
@@ -134,7 +136,7 @@ def probe(check: Check, ctx: ProbeContext) -> Observation:
     return obs
 
 
-def _shop_answer(obs: Observation, resp: requests.Response, opts: Options) -> Observation:
+def _shop_answer(obs: Observation, resp: Answer, opts: Options) -> Observation:
     shop = json_member(resp, "shop")
     if shop is None:
         obs.error = error_text(ErrorKind.INVALID_JSON, "shop.json did not return a `shop` object")
@@ -161,7 +163,7 @@ def _shop_answer(obs: Observation, resp: requests.Response, opts: Options) -> Ob
     return obs
 
 
-def _header_details(resp: requests.Response) -> dict[str, Any]:
+def _header_details(resp: Answer) -> dict[str, Any]:
     headers = resp.headers
     details = {
         "api_call_limit": headers.get("X-Shopify-Shop-Api-Call-Limit"),
@@ -172,7 +174,7 @@ def _header_details(resp: requests.Response) -> dict[str, Any]:
     return {k: v for k, v in details.items() if v}
 
 
-def _vendor_message(resp: requests.Response) -> str:
+def _vendor_message(resp: Answer) -> str:
     """Shopify's `errors` (a string, a list, or a field -> messages mapping), shortened."""
     try:
         errors = json.loads(resp.content).get("errors")

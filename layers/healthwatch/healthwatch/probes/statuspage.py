@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING, Any, Literal
 
-import requests
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from healthwatch.errors import ErrorKind, ProbeError
 from healthwatch.models import Status
 from healthwatch.probes import Category, Observation, ProbeContext
-from healthwatch.probes._vendor import USER_AGENT, ms_since
-from healthwatch.probes.http import classify
+from healthwatch.probes._vendor import USER_AGENT, Answer, timed_request
 from healthwatch.urls import http_url
 
 if TYPE_CHECKING:
@@ -65,21 +62,20 @@ def target(options: Options) -> str:
     return options.url
 
 
-def probe(check: Check, ctx: ProbeContext) -> Observation:
+async def probe(check: Check, ctx: ProbeContext) -> Observation:
     """Fetch the summary; map the indicator (or the named components) to up/degraded/down."""
     opts: Options = check.options
     url = (opts.base_url or opts.url) + SUMMARY_PATH
-    start = time.perf_counter()
     try:
-        resp = ctx.session.get(
+        resp, seen = await timed_request(
+            ctx,
             url,
-            headers={"Accept": "application/json", "User-Agent": USER_AGENT},
-            timeout=ctx.timeout,
+            {"Accept": "application/json", "User-Agent": USER_AGENT},
+            follow_redirects=True,  # a public page, no credential to leak
         )
-    except requests.exceptions.RequestException as exc:
-        kind, message = classify(exc, ctx.timeout)
-        raise ProbeError(kind, f"status page: {message}") from None
-    latency_ms = ms_since(start)
+    except ProbeError as exc:
+        raise ProbeError(exc.kind, f"status page: {exc.message}") from None
+    latency_ms = seen.latency_ms
     if resp.status_code >= 400:
         raise _http_error(resp, opts.url)
     try:
@@ -148,7 +144,7 @@ def probe(check: Check, ctx: ProbeContext) -> Observation:
     )
 
 
-def _http_error(resp: requests.Response, page: str) -> ProbeError:
+def _http_error(resp: Answer, page: str) -> ProbeError:
     status = resp.status_code
     if status == 404:
         return ProbeError(
