@@ -18,6 +18,7 @@ from healthwatch.secrets import Secrets
 
 from tests.fakes.flyio import UNAUTHORIZED, FakeFly
 from tests.fakes.server import FakeServer, Response
+from tests.helpers import call_probe
 
 APP = "hotdash-agent-service"
 SECRET_VAR = "HW_SECRET_HOTDASH_FLY_API_TOKEN"
@@ -79,7 +80,7 @@ def fly(token: str, server: FakeServer):
 
 
 def run(fly: FakeFly, token: str, clock: Clock | None = None, **options: Any) -> Observation:
-    return flyio.probe(make_check(fly, **options), make_ctx(token, clock))
+    return call_probe(flyio, make_check(fly, **options), make_ctx(token, clock))
 
 
 # -- verdicts ------------------------------------------------------------------------------
@@ -289,7 +290,7 @@ def test_an_unreachable_api_is_a_connection_error(token: str) -> None:
         port = sock.getsockname()[1]
     check = make_check(None, base_url=f"http://127.0.0.1:{port}")
     with pytest.raises(ProbeError) as info:
-        flyio.probe(check, make_ctx(token))
+        call_probe(flyio, check, make_ctx(token))
     assert info.value.kind == "connection_refused"
     assert "Fly Machines API" in info.value.message
 
@@ -334,7 +335,7 @@ def test_a_machine_critical_for_n_runs_is_restarted_once_per_cooldown(
     check = make_check(fly, restart_after=3, restart_cooldown="1h")
 
     def probe_run() -> Observation:
-        return flyio.probe(check, make_ctx(token, clock, memory))
+        return call_probe(flyio, check, make_ctx(token, clock, memory))
 
     # Runs 1 and 2: critical, counted, no restart; a retry within a run does not count
     for _ in range(2):
@@ -379,14 +380,14 @@ def test_a_recovered_machine_starts_counting_again(fly: FakeFly, token: str) -> 
     m = fly.add_machine(APP, checks={"hc": "critical"})
     check = make_check(fly, restart_after=2)
 
-    flyio.probe(check, make_ctx(token, clock, memory))
+    call_probe(flyio, check, make_ctx(token, clock, memory))
     clock.advance(hours=6)
     fly.set_checks(APP, m["id"], hc="passing")
-    assert flyio.probe(check, make_ctx(token, clock, memory)).verdict == "up"
+    assert call_probe(flyio, check, make_ctx(token, clock, memory)).verdict == "up"
     assert memory["machines"] == {}
     clock.advance(hours=6)
     fly.set_checks(APP, m["id"], hc="critical")
-    obs = flyio.probe(check, make_ctx(token, clock, memory))
+    obs = call_probe(flyio, check, make_ctx(token, clock, memory))
     assert not obs.actions and memory["machines"][m["id"]]["critical_runs"] == 1
 
 
@@ -398,7 +399,7 @@ def test_a_failed_restart_is_recorded_and_waits_for_the_cooldown(fly: FakeFly, t
     # Given a read-only token: Fly refuses the restart
     fly.restart_error = Response(401, UNAUTHORIZED)
 
-    obs = flyio.probe(check, make_ctx(token, clock, memory))
+    obs = call_probe(flyio, check, make_ctx(token, clock, memory))
 
     # Then the attempt is recorded with its error, and the check is still down
     action = obs.actions[0]
@@ -408,13 +409,13 @@ def test_a_failed_restart_is_recorded_and_waits_for_the_cooldown(fly: FakeFly, t
     assert "failed (auth:" in obs.details["summary"]
     # And the failed attempt starts the cooldown: no retry every run
     clock.advance(minutes=15)
-    assert not flyio.probe(check, make_ctx(token, clock, memory)).actions
+    assert not call_probe(flyio, check, make_ctx(token, clock, memory)).actions
 
 
 def test_no_memory_is_kept_without_remediation(fly: FakeFly, token: str) -> None:
     fly.add_machine(APP, checks={"hc": "critical"})
     ctx = make_ctx(token)
-    obs = flyio.probe(make_check(fly), ctx)
+    obs = call_probe(flyio, make_check(fly), ctx)
     assert ctx.memory == {} and not obs.actions
     assert "critical_runs" not in obs.details["machines"][0]
 

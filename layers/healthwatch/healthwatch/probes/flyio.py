@@ -6,17 +6,15 @@ import json
 import time
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Annotated, Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
-import requests
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from healthwatch.durations import format_duration, parse_duration
 from healthwatch.errors import ErrorKind, ProbeError
 from healthwatch.models import Status, iso, parse_iso, worst
 from healthwatch.probes import Category, Observation, ProbeContext
-from healthwatch.probes._vendor import USER_AGENT, ms_since
-from healthwatch.probes.http import classify
+from healthwatch.probes._vendor import USER_AGENT, Answer, ms_since, timed_request
 from healthwatch.urls import http_url
 
 if TYPE_CHECKING:
@@ -66,7 +64,7 @@ def target(options: Options) -> str:
     return f"fly://{options.app}"
 
 
-def probe(check: Check, ctx: ProbeContext) -> Observation:
+async def probe(check: Check, ctx: ProbeContext) -> Observation:
     """List the app's Machines; judge states and checks; restart a machine stuck critical."""
     opts: Options = check.options
     token = ctx.secrets.resolve(opts.token).strip()
@@ -76,7 +74,7 @@ def probe(check: Check, ctx: ProbeContext) -> Observation:
     api = _Api(ctx, opts, token)
 
     start = time.perf_counter()
-    resp = api.call("GET", "/machines", params=_filters(opts))
+    resp = await api.call("GET", "/machines", params=_filters(opts))
     latency_ms = ms_since(start)
     try:
         listed = resp.json()
@@ -97,7 +95,7 @@ def probe(check: Check, ctx: ProbeContext) -> Observation:
     # The engine copies actions into the result's details (`actions`) and into the alert.
     actions: list[dict[str, Any]] = []
     if opts.restart_after is not None:
-        actions = _remediate(machines, ctx, api, check, opts, now)
+        actions = await _remediate(machines, ctx, api, check, opts, now)
         if actions:
             summary += "; " + "; ".join(_describe(a) for a in actions)
 
@@ -145,22 +143,19 @@ class _Api:
             "User-Agent": USER_AGENT,
         }
 
-    def call(
-        self, method: str, path: str, params: dict[str, str] | None = None
-    ) -> requests.Response:
+    async def call(self, method: str, path: str, params: dict[str, str] | None = None) -> Answer:
         url = f"{self.opts.base_url}/v1/apps/{quote(self.opts.app, safe='')}{path}"
+        if params:
+            url += "?" + urlencode(params)
         try:
-            resp = self.ctx.session.request(
-                method, url, headers=self._headers, params=params, timeout=self.ctx.timeout
-            )
-        except requests.exceptions.RequestException as exc:
-            kind, message = classify(exc, self.ctx.timeout)
-            raise ProbeError(kind, f"Fly Machines API: {message}") from None
+            resp, _ = await timed_request(self.ctx, url, dict(self._headers), method=method)
+        except ProbeError as exc:
+            raise ProbeError(exc.kind, f"Fly Machines API: {exc.message}") from None
         if resp.status_code >= 400:
             raise self._error(resp)
         return resp
 
-    def _error(self, resp: requests.Response) -> ProbeError:
+    def _error(self, resp: Answer) -> ProbeError:
         status = resp.status_code
         said = self._vendor_message(resp)
         quoted = f" (Fly: {said})" if said else ""
@@ -186,7 +181,7 @@ class _Api:
             )
         return ProbeError(ErrorKind.HTTP_ERROR, f"the Fly Machines API answered {status}{quoted}")
 
-    def _vendor_message(self, resp: requests.Response) -> str:
+    def _vendor_message(self, resp: Answer) -> str:
         """Fly's `{"error": "..."}` text, shortened, with the token taken out if echoed."""
         try:
             body = resp.json()
@@ -360,7 +355,7 @@ def _verdict(machines: list[_Machine], opts: Options) -> tuple[Status, str]:
     return verdict, summary
 
 
-def _remediate(
+async def _remediate(
     machines: list[_Machine],
     ctx: ProbeContext,
     api: _Api,
@@ -406,7 +401,7 @@ def _remediate(
         last_restart = _parse_time(entry.get("last_restart_at"))
         if last_restart is not None and now - last_restart < cooldown:
             continue
-        actions.append(_restart(m, api, runs, now))
+        actions.append(await _restart(m, api, runs, now))
         entry["last_restart_at"] = iso(now)
         entry["critical_runs"] = 0
     for machine_id in list(store):
@@ -421,7 +416,7 @@ def _remediate(
     return actions
 
 
-def _restart(m: _Machine, api: _Api, runs: int, now: datetime) -> dict[str, Any]:
+async def _restart(m: _Machine, api: _Api, runs: int, now: datetime) -> dict[str, Any]:
     action: dict[str, Any] = {
         "action": "restart",
         "machine_id": m.id,
@@ -431,7 +426,7 @@ def _restart(m: _Machine, api: _Api, runs: int, now: datetime) -> dict[str, Any]
         "at": iso(now),
     }
     try:
-        resp = api.call("POST", f"/machines/{quote(m.id, safe='')}/restart")
+        resp = await api.call("POST", f"/machines/{quote(m.id, safe='')}/restart")
     except ProbeError as exc:
         action.update(ok=False, error=f"{exc.kind}: {exc.message}")
     else:
