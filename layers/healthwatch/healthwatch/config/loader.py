@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,9 @@ def load_config(path: str | Path, plugins: Plugins) -> Config:
 def parse_config(text: str | bytes, plugins: Plugins, source: str = "<config>") -> Config:
     """Parse and validate: UTF-8 text, at most `MAX_CONFIG_BYTES`, no duplicate keys, aliases
     that stay small. Every problem is a ConfigError naming `source` and the line."""
-    data, lines = read_yaml(text, source)
+    data, _ = read_yaml(text, source, index=False)
+    # Lines are only needed to explain a problem: found by reading the text again then.
+    lines = _LazyLines(lambda: read_yaml(text, source)[1])
     if not isinstance(data, dict):
         raise ConfigError(source, ["the file must be a mapping with `tiers` and `checks`"])
     problems = secret_reference_problems(data, lines)
@@ -43,8 +46,35 @@ def parse_config(text: str | bytes, plugins: Plugins, source: str = "<config>") 
         raise ConfigError(source, _describe(exc, data, lines, plugins)) from None
 
 
-def read_yaml(text: str | bytes, source: str) -> tuple[Any, dict[tuple[Any, ...], int]]:
-    """The document, and the line of every key path, read once with libyaml."""
+class _LazyLines(dict[tuple[Any, ...], int]):
+    """The line index, built on first use: a config that is valid never needs it."""
+
+    def __init__(self, build: Callable[[], dict[tuple[Any, ...], int]]) -> None:
+        super().__init__()
+        self._build: Callable[[], dict[tuple[Any, ...], int]] | None = build
+
+    def _load(self) -> None:
+        if self._build is not None:
+            build, self._build = self._build, None
+            self.update(build())
+
+    def get(self, key: tuple[Any, ...], default: Any = None) -> Any:
+        self._load()
+        return super().get(key, default)
+
+    def __getitem__(self, key: tuple[Any, ...]) -> int:
+        self._load()
+        return super().__getitem__(key)
+
+    def __contains__(self, key: object) -> bool:
+        self._load()
+        return super().__contains__(key)
+
+
+def read_yaml(
+    text: str | bytes, source: str, *, index: bool = True
+) -> tuple[Any, dict[tuple[Any, ...], int]]:
+    """The document, and the line of every key path (`index`), read once with libyaml."""
     raw = text.encode("utf-8") if isinstance(text, str) else text
     if len(raw) > MAX_CONFIG_BYTES:
         raise ConfigError(
@@ -63,7 +93,7 @@ def read_yaml(text: str | bytes, source: str) -> tuple[Any, dict[tuple[Any, ...]
         node = loader.get_single_node()
         if node is None:
             return None, {}
-        lines, problems = _walk(node)
+        lines, problems = _walk(node, index)
         if problems:
             raise ConfigError(source, problems)
         return loader.construct_document(node), lines
@@ -80,7 +110,7 @@ def read_yaml(text: str | bytes, source: str) -> tuple[Any, dict[tuple[Any, ...]
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-def _walk(root: yaml.Node) -> tuple[dict[tuple[Any, ...], int], list[str]]:
+def _walk(root: yaml.Node, want_index: bool = True) -> tuple[dict[tuple[Any, ...], int], list[str]]:
     """Lines of key paths, duplicate keys, and how far aliases expand, in one pass.
 
     A node reached a second time is an alias: its size is counted again (that is what
@@ -124,11 +154,13 @@ def _walk(root: yaml.Node) -> tuple[dict[tuple[Any, ...], int], list[str]]:
                         )
                     else:
                         first[key] = line
-                    index.setdefault((*path, key), line)
+                    if want_index:
+                        index.setdefault((*path, key), line)
                 stack.append((value_node, (*path, key)))
         elif isinstance(node, yaml.SequenceNode):
             for i, item in enumerate(node.value):
-                index.setdefault((*path, i), item.start_mark.line + 1)
+                if want_index:
+                    index.setdefault((*path, i), item.start_mark.line + 1)
                 stack.append((item, (*path, i)))
     if size(root) > MAX_EXPANDED_NODES:
         problems.append(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tempfile
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
     from healthwatch.storage import HistoryStore, ResultStore, StateStore
 
 Hook = Callable[[TierRun], None]
+SPOOL_BYTES = 8 << 20  # a status page bigger than this is spooled to disk, not held
 
 
 class StatusPageWriter:
@@ -58,8 +60,11 @@ class StatusPageWriter:
             if tier != run.tier:
                 raw = store.get_document(statuspage.rollup_key(tier))
                 rollups[tier] = statuspage.load_rollup(raw, tier)
-        page = statuspage.render_bytes(self.config, rollups, now, self.title)
-        store.put_document(STATUS_PAGE_KEY, page, "text/html; charset=utf-8")
+        # Spooled: a small page stays in memory, a big one goes through a temporary file.
+        with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as page:
+            statuspage.render_into(page, self.config, rollups, now, self.title)
+            page.seek(0)
+            store.put_document(STATUS_PAGE_KEY, page, "text/html; charset=utf-8")
 
 
 class ReliabilityLog:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
 from healthwatch.errors import ConflictError
 from healthwatch.models import AlertState, Outcomes, Result, TierRun
@@ -21,8 +21,9 @@ class ResultStore(Protocol):
         """`latest/{tier}.json`: the run's summary and results, after its alerts went out."""
         ...
 
-    def put_document(self, key: str, body: bytes, content_type: str) -> None:
-        """Store a derived document (status page, reliability report) under `key`."""
+    def put_document(self, key: str, body: bytes | BinaryIO, content_type: str) -> None:
+        """Store a derived document (status page, reliability report) under `key`; `body`
+        may be a file positioned at its start (a page too big to hold twice in memory)."""
         ...
 
     def get_document(self, key: str) -> bytes | None: ...

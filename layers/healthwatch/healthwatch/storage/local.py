@@ -5,12 +5,13 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from healthwatch.errors import ConflictError
 from healthwatch.models import AlertState, Outcomes, Result, TierRun, parse_iso
@@ -25,13 +26,17 @@ from healthwatch.storage.keys import (
 )
 
 
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write `data` so that `path` is either the old file or the new one, never half of one."""
+def atomic_write(path: Path, data: bytes | BinaryIO) -> None:
+    """Write `data` (bytes, or a file read to its end) so that `path` is either the old file
+    or the new one, never half of one."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+            if isinstance(data, bytes | bytearray):
+                fh.write(data)
+            else:
+                shutil.copyfileobj(data, fh, 1 << 20)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -62,7 +67,7 @@ class LocalStore:
     def write_latest(self, run: TierRun) -> None:
         atomic_write(self.root / latest_key(run.tier), latest_document(run))
 
-    def put_document(self, key: str, body: bytes, content_type: str) -> None:
+    def put_document(self, key: str, body: bytes | BinaryIO, content_type: str) -> None:
         atomic_write(self._path(key), body)
 
     def get_document(self, key: str) -> bytes | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from healthwatch.models import TierRun
 from healthwatch.storage.keys import jsonl, latest_document, latest_key, result_key
@@ -35,7 +35,7 @@ class S3ResultStore:
             CacheControl="no-cache",
         )
 
-    def put_document(self, key: str, body: bytes, content_type: str) -> None:
+    def put_document(self, key: str, body: bytes | BinaryIO, content_type: str) -> None:
         self.client.put_object(
             Bucket=self.bucket,
             Key=key,

@@ -7,7 +7,7 @@ import json
 import logging
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from healthwatch.durations import format_duration
 from healthwatch.models import Result, in_maintenance, iso, parse_iso
@@ -315,17 +315,21 @@ def render(
     return "".join(render_parts(config, rollups, now, title))
 
 
-def render_bytes(
+def render_into(
+    out: BinaryIO,
     config: Config,
     rollups: Mapping[str, Mapping[str, Any]],
     now: datetime,
     title: str = TITLE,
-) -> bytes:
-    """`render`, encoded with one copy of the page in memory: the bar strips that checks
-    share are encoded once (10,000 checks make a page of about 100 MB)."""
+) -> None:
+    """`render`, written to `out` as it is encoded: the page (about 10 KB a check, 100 MB
+    at 10,000) is never whole in memory; a bar strip that checks share is encoded once."""
     encoded: dict[int, bytes] = {}
-    parts = render_parts(config, rollups, now, title)
-    return b"".join(encoded.get(id(p)) or encoded.setdefault(id(p), p.encode()) for p in parts)
+    for part in render_parts(config, rollups, now, title):
+        chunk = encoded.get(id(part))
+        if chunk is None:
+            chunk = encoded[id(part)] = part.encode()
+        out.write(chunk)
 
 
 def render_parts(
