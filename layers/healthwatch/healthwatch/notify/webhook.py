@@ -6,13 +6,14 @@ import json
 import time
 from collections.abc import Callable, Mapping
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
-
-import requests
 
 from healthwatch.errors import DeliveryError
 from healthwatch.models import AlertEvent, utcnow
+
+if TYPE_CHECKING:
+    import requests  # imported when a post is made: a run without alerts never loads it
 
 BACKOFF_BASE = 0.5  # seconds before the first retry of a 5xx or a transport error
 BACKOFF_CAP = 8.0
@@ -73,6 +74,8 @@ def post_json(
     The URL carries the webhook token, so no error raised here contains it, nor chains an
     exception that does (`requests` puts the URL in its messages).
     """
+    import requests
+
     attempts = max(1, attempts)
     secrets = _url_secrets(url)
     last: WebhookError | None = None
@@ -186,6 +189,8 @@ def _discord_errors(tree: Any, path: str = "") -> Any:
 
 def _transport_reason(exc: requests.RequestException) -> str:
     # The exception's own message quotes the URL: only its class is safe to show.
+    import requests
+
     if isinstance(exc, requests.Timeout):
         return f"timed out ({type(exc).__name__})"
     if isinstance(exc, requests.ConnectionError):

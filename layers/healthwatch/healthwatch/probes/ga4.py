@@ -11,7 +11,6 @@ from datetime import UTC
 from functools import cache
 from typing import TYPE_CHECKING, Any, Literal
 
-import requests
 from pydantic import BaseModel, ConfigDict, field_validator
 
 from healthwatch.errors import ErrorKind, ProbeError, error_text
@@ -32,6 +31,8 @@ from healthwatch.probes._vendor import (
 from healthwatch.probes.http import classify
 
 if TYPE_CHECKING:
+    import requests
+
     from healthwatch.config import Check
 
 CATEGORY = Category.INTEGRATION
@@ -192,6 +193,8 @@ def _new_token(
             details={k: v for k, v in details.items() if v is not None},
         )
     except exceptions.TransportError as exc:
+        import requests  # google-auth's transport, loaded with it
+
         cause = exc.__cause__
         if isinstance(cause, requests.exceptions.RequestException):
             kind, message = classify(cause, ctx.timeout)

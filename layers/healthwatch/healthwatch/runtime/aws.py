@@ -14,7 +14,7 @@ from healthwatch.notify.chat import routed
 from healthwatch.notify.sns_message import alert_from_message
 from healthwatch.runtime import Runtime, lambda_support
 from healthwatch.runtime.chat import LazyChat
-from healthwatch.runtime.clients import SNS_WORST_CASE_S, client, http_session
+from healthwatch.runtime.clients import SNS_WORST_CASE_S, client, lazy_http_session
 from healthwatch.runtime.config_source import load_config_from_env
 from healthwatch.runtime.hooks import after_run_hooks, slo_burn
 from healthwatch.runtime.secrets import aws_secrets
@@ -64,7 +64,7 @@ def build(config: Config, env: AwsSettings | None = None) -> Runtime:
     """`healthwatch run --backend aws`: the deployed stack's stores, from the environment."""
     secrets = aws_secrets()
     env = env or settings()
-    return Runtime(config, secrets, http_session(), ports(config, env, secrets))
+    return Runtime(config, secrets, lazy_http_session(), ports(config, env, secrets))
 
 
 @dataclass
@@ -186,5 +186,5 @@ def chat_function(environ: Mapping[str, str], logger: Any) -> ChatFunction:
     config = load_config_from_env(env)
     secrets = aws_secrets()
     lambda_support.redact_logs(logger, secrets)
-    chat = LazyChat(config.notifications, http_session(4), secrets)
+    chat = LazyChat(config.notifications, lazy_http_session(4), secrets)
     return ChatFunction(env, secrets, chat, logger)

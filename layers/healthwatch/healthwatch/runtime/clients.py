@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from healthwatch.errors import ConfigError
 
@@ -41,6 +41,33 @@ def http_session(workers: int = HTTP_POOL) -> requests.Session:
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     return session
+
+
+class LazySession:
+    """A `requests.Session` built on first use (`http_session`): the http and vendor probes
+    are on aiohttp, so a run that posts to no chat webhook and refreshes no Google token
+    never imports requests. Stands in for the session it builds."""
+
+    def __init__(self, workers: int = HTTP_POOL) -> None:
+        self._workers = workers
+        self._session: requests.Session | None = None
+        self._lock = threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        with self._lock:
+            if self._session is None:
+                self._session = http_session(self._workers)
+        return getattr(self._session, name)
+
+    def close(self) -> None:
+        if self._session is not None:
+            self._session.close()
+
+
+def lazy_http_session(workers: int = HTTP_POOL) -> requests.Session:
+    return cast("requests.Session", LazySession(workers))
 
 
 def aio_session(limit: int) -> aiohttp.ClientSession:

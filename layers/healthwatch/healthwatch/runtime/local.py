@@ -11,7 +11,7 @@ from healthwatch.engine import Ports
 from healthwatch.notify.local import LocalNotifier
 from healthwatch.runtime import Runtime
 from healthwatch.runtime.chat import chat_destinations
-from healthwatch.runtime.clients import http_session
+from healthwatch.runtime.clients import lazy_http_session
 from healthwatch.runtime.hooks import after_run_hooks, slo_burn
 from healthwatch.secrets import Secrets
 from healthwatch.storage.local import LocalStore
@@ -39,7 +39,7 @@ def build(
 ) -> Runtime:
     """Everything in `directory`; chat (and SMTP) only with `alert`, so trying never pages."""
     secrets = secrets or Secrets.local()
-    session = http_session()
+    session = lazy_http_session()
     store = LocalStore(directory)
     # alerts.jsonl first, so an event is on disk before any chat provider is tried.
     notifiers: list[Notifier] = [LocalNotifier(store.alerts_path)]

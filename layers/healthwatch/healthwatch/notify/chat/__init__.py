@@ -16,7 +16,6 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
-import requests
 from pydantic import BaseModel
 
 from healthwatch.errors import DeliveryError, SecretError
@@ -24,6 +23,8 @@ from healthwatch.notify.chat.options import WebhookOptions
 from healthwatch.secrets import REFERENCE, Secrets
 
 if TYPE_CHECKING:
+    import requests
+
     from healthwatch.models import AlertEvent
 
 _DELIVERED_MEMORY = 1000
