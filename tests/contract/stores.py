@@ -51,6 +51,14 @@ class StoreContract:
         loaded = store.load(["a"])["a"]
         assert loaded == saved
 
+    def test_load_all_returns_every_stored_state_and_nothing_else(self, store):
+        assert store.load_all() == {}
+        saved = [store.save(AlertState(check_id=cid, incident_open=cid == "b")) for cid in "ab"]
+        run = _run("quick", T0, {"a": "down"})
+        store.write_run(run)
+        store.put_results(run)  # results and rollups are not states
+        assert store.load_all() == {s.check_id: s for s in saved}
+
     def test_stale_write_is_a_conflict(self, store):
         first = store.save(AlertState(check_id="a"))
         store.save(first)  # version 1 -> 2

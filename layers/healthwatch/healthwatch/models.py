@@ -36,8 +36,9 @@ def is_config_problem(result: Result) -> bool:
 
 
 def in_maintenance(result: Result) -> bool:
-    """A result taken in a maintenance window (not counted against uptime or the SLO)."""
-    return bool(result.details.get("maintenance"))
+    """A result taken in a maintenance window or under a silence (not counted against
+    uptime or the SLO)."""
+    return bool(result.details.get("maintenance") or result.details.get("silenced"))
 
 
 # A result as the SLO counts it: up (or degraded), down, or excluded (maintenance, config).
@@ -157,6 +158,7 @@ class AlertState(Record):
     pending_events: list[dict[str, Any]] = field(default_factory=list)
     # The config problem already announced (an unresolvable secret), until it is fixed.
     config_problem: str | None = None
+    tier: str | None = None  # the tier of the check's last result (reading without a config)
     version: int = 0
 
     def outbox(self) -> list[Pending]:

@@ -150,6 +150,7 @@ def decide(
         state, recent=list(state.recent), pending_events=list(state.pending_events)
     )
     stamp = iso(at)
+    new.tier = result.tier
     events: list[AlertEvent] = []
     if not new.incident_open:
         if burn.firing and not maintenance:
@@ -254,7 +255,7 @@ class SloBurnAlerts:
                 result=result,
                 check=check,
                 at=at,
-                maintenance=window is not None,
+                maintenance=window is not None or bool(result.details.get("silenced")),
                 covered=states[check.id].incident_open,
             )
         if not decisions:

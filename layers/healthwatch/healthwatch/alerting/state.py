@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from healthwatch.config import Check, MaintenanceWindow
+
+if TYPE_CHECKING:
+    from healthwatch.alerting.silences import Silence
 from healthwatch.models import (
     AlertEvent,
     AlertState,
@@ -32,15 +35,19 @@ def apply(
     result: Result,
     check: Check,
     now: datetime,
-    maintenance: MaintenanceWindow | None = None,
+    maintenance: MaintenanceWindow | Silence | None = None,
 ) -> tuple[AlertState, list[AlertEvent]]:
-    """The state after `result`, and the events to send. `state` is not modified."""
+    """The state after `result`, and the events to send. `state` is not modified.
+
+    `maintenance`: the window or silence covering the check now; `triggered` and
+    reminders are held back under it, `resolved` is not."""
     new = dataclasses.replace(
         state, recent=list(state.recent), probe_memory=dict(state.probe_memory)
     )
     failed = result.status == "down"
     stamp = iso(now)
     new.status = result.status
+    new.tier = result.tier
     new.last_result_at = result.started_at
     new.recent = (new.recent + [_compact(result)])[-RECENT:]
     if failed:

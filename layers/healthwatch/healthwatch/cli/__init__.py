@@ -7,7 +7,7 @@ import logging
 import os
 import sys
 
-from healthwatch.cli import reading, running
+from healthwatch.cli import operating, reading, running
 from healthwatch.cli.terminal import Terminal
 from healthwatch.errors import ConfigError, UsageError
 
@@ -102,4 +102,20 @@ def _parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("status-page", parents=[common], help="write the HTML status page")
     sp.add_argument("--out", default="status.html", help="output file (default status.html)")
     sp.set_defaults(func=reading.cmd_status_page)
+
+    inc = sub.add_parser("incidents", parents=[common], help="open incidents and silences")
+    inc.add_argument("--json", action="store_true")
+    inc.set_defaults(func=operating.cmd_incidents)
+
+    si = sub.add_parser(
+        "silence", parents=[common], help="hold a check's (or tier's, or '*') alerts back"
+    )
+    si.add_argument("target", help="check id, tier name, or '*' for everything")
+    si.add_argument("--for", dest="duration", required=True, help="how long, e.g. 30m, 2h")
+    si.add_argument("--reason", help="shown in `incidents` and on held-back results")
+    si.set_defaults(func=operating.cmd_silence)
+
+    un = sub.add_parser("unsilence", parents=[common], help="end a silence early")
+    un.add_argument("target", help="check id, tier name, or '*'")
+    un.set_defaults(func=operating.cmd_unsilence)
     return p

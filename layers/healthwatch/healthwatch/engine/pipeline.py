@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from healthwatch.alerting.dispatch import DEFAULT_LEASE_S, Claims, Decide, Dispatcher
 from healthwatch.alerting.maintenance import active_window
+from healthwatch.alerting.silences import SILENCES_ID, Silence, covering, silences_in
 from healthwatch.alerting.state import apply
 from healthwatch.engine.scheduler import RunContext, probe_all
 from healthwatch.errors import RunError
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
     import requests
 
     from healthwatch.alerting.slo import SloBurnAlerts
-    from healthwatch.config import Config
+    from healthwatch.config import Config, MaintenanceWindow
     from healthwatch.notify import Notifier
     from healthwatch.secrets import Secrets
     from healthwatch.storage import HistoryStore, ResultStore, StateStore
@@ -109,7 +110,10 @@ def run_tier(
         on_result=on_result,
     )
     problems: list[str] = []
-    states = _guard(problems, secrets, "alert state", ports.states.load, [c.id for c in checks])
+    ids = [c.id for c in checks]
+    loaded = _guard(problems, secrets, "alert state", ports.states.load, [*ids, SILENCES_ID])
+    states = dict(loaded) if loaded is not None else None
+    silences = silences_in(states.pop(SILENCES_ID)) if states is not None else []
 
     results = probe_all(ctx, checks, states or {c.id: AlertState(c.id) for c in checks})
     if secrets.knows_any():  # a run that resolved no secret has nothing to take out
@@ -130,7 +134,9 @@ def run_tier(
     )
     claims = Claims()
     if states is not None:
-        found = _guard(problems, secrets, "alert state", _claim, dispatcher, config, run, states)
+        found = _guard(
+            problems, secrets, "alert state", _claim, dispatcher, config, run, states, silences
+        )
         claims.merge(found or Claims())
     if run.results:
         if ports.results is not None:
@@ -164,18 +170,25 @@ def run_tier(
 
 
 def _claim(
-    dispatcher: Dispatcher, config: Config, run: TierRun, states: dict[str, AlertState]
+    dispatcher: Dispatcher,
+    config: Config,
+    run: TierRun,
+    states: dict[str, AlertState],
+    silences: list[Silence],
 ) -> Claims:
     """Each check's transition decided on its result and claimed in one batch."""
     at = dispatcher.now()
     by_id = {c.id: c for c in config.checks}
     decisions: dict[str, Decide] = {}
     for result in run.results:
-        window = active_window(config.maintenance, result.check_id, run.tier, at)
-        if window is not None:
-            result.details["maintenance"] = window.name
+        hold: MaintenanceWindow | Silence | None
+        hold = active_window(config.maintenance, result.check_id, run.tier, at)
+        if hold is not None:
+            result.details["maintenance"] = hold.name
+        elif (hold := covering(silences, result.check_id, run.tier, at)) is not None:
+            result.details["silenced"] = {"until": hold.until, "reason": hold.reason}
         decisions[result.check_id] = functools.partial(
-            apply, result=result, check=by_id[result.check_id], now=at, maintenance=window
+            apply, result=result, check=by_id[result.check_id], now=at, maintenance=hold
         )
     return dispatcher.claim(decisions, states)
 

@@ -61,6 +61,11 @@ class StateStore(Protocol):
         """States of these checks; a check never seen gets a fresh `AlertState` (version 0)."""
         ...
 
+    def load_all(self) -> dict[str, AlertState]:
+        """Every stored state (incidents, silences) for the reading commands, which may
+        have no config to name the checks."""
+        ...
+
     def save(self, state: AlertState) -> AlertState:
         """Write `state` if the stored version is still `state.version`; return it with the
         new version. Raise `ConflictError` when another writer got there first."""

@@ -207,6 +207,21 @@ class DynamoStore:
                 raise StoreError(f"alert states still unread after {self.max_attempts} attempts")
         return {cid: found.get(cid) or AlertState(check_id=cid) for cid in ids}
 
+    def load_all(self) -> dict[str, AlertState]:
+        """A Scan for the `state` items: for the reading commands, never for a run."""
+        params: dict[str, Any] = {
+            "TableName": self.table,
+            "FilterExpression": "sk = :state",
+            "ExpressionAttributeValues": {":state": {"S": "state"}},
+            "ConsistentRead": True,
+        }
+        out: dict[str, AlertState] = {}
+        for page in self._raw_pages("scan", params):
+            for item in page:
+                state = _state(item)
+                out[state.check_id] = state
+        return out
+
     def save(self, state: AlertState) -> AlertState:
         from botocore.exceptions import ClientError
 

@@ -146,6 +146,11 @@ class LocalStore:
             for cid in check_ids
         }
 
+    def load_all(self) -> dict[str, AlertState]:
+        with self._locked():
+            stored = self._read_states()
+        return {cid: AlertState.from_dict(data) for cid, data in stored.items()}
+
     def save(self, state: AlertState) -> AlertState:
         got = self.save_many([state])[state.check_id]
         if isinstance(got, ConflictError):
