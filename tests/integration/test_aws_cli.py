@@ -103,3 +103,53 @@ def test_silence_and_incidents_with_the_aws_backend(
     mine = [i for i in listed["incidents"] if i["check_id"] == cid]
     assert [(i["tier"], i["silenced_until"]) for i in mine] == [("quick", None)]
     assert mine[0]["reason"].startswith("condition_failed")
+
+
+def test_query_runs_on_athena_in_the_stacks_database(
+    aws_env, stack, moto_server, monkeypatch, capsys
+):
+    """Start, poll and page through Athena's API (moto answers with the rows queued below;
+    it does not run SQL itself: DuckDB's tests check the SQL)."""
+    import requests
+
+    for name in ("RESULTS_BUCKET", "HISTORY_TABLE", "ALERT_TOPIC_ARN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HEALTHWATCH_STACK", stack.name)
+    header = [{"VarCharValue": "check_id"}, {"VarCharValue": "runs"}]
+    rows = [header] + [
+        [{"VarCharValue": c}, {"VarCharValue": n}] for c, n in (("a", "3"), ("b", "5"))
+    ]
+    queued = requests.post(
+        f"{moto_server.url}/moto-api/static/athena/query-results",
+        json={
+            "region": "us-east-1",
+            "results": [
+                {
+                    "rows": [{"Data": r} for r in rows],
+                    "column_info": [
+                        {"Name": "check_id", "Type": "varchar"},
+                        {"Name": "runs", "Type": "bigint"},
+                    ],
+                }
+            ],
+        },
+        timeout=10,
+    )
+    assert queued.status_code == 201
+    sql = "SELECT check_id, count(*) AS runs FROM results GROUP BY 1"
+
+    assert main(["query", sql, "--backend", "aws", "--json"]) == 0
+
+    doc = json.loads(capsys.readouterr().out)
+    assert doc == {"columns": ["check_id", "runs"], "rows": [["a", "3"], ["b", "5"]]}
+    athena = moto_server.client("athena")
+    (qid, *_) = athena.list_query_executions()["QueryExecutionIds"]
+    execution = athena.get_query_execution(QueryExecutionId=qid)["QueryExecution"]
+    assert execution["Query"] == sql
+    # The Glue database is not created in moto (tests/fakes/moto_server.py), so the stack has
+    # no ResultsDatabaseName output here and the template's default name is used.
+    assert "ResultsDatabaseName" not in stack.outputs
+    assert execution["QueryExecutionContext"]["Database"] == "healthwatch"
+    assert execution["ResultConfiguration"]["OutputLocation"].startswith(
+        f"s3://{stack.outputs['ResultsBucket']}/athena/"
+    )

@@ -7,7 +7,7 @@ import logging
 import os
 import sys
 
-from healthwatch.cli import operating, reading, running
+from healthwatch.cli import operating, querying, reading, running
 from healthwatch.cli.terminal import Terminal
 from healthwatch.errors import ConfigError, UsageError
 
@@ -118,4 +118,11 @@ def _parser() -> argparse.ArgumentParser:
     un = sub.add_parser("unsilence", parents=[common], help="end a silence early")
     un.add_argument("target", help="check id, tier name, or '*'")
     un.set_defaults(func=operating.cmd_unsilence)
+
+    q = sub.add_parser(
+        "query", parents=[common], help="SQL over the results (DuckDB locally, Athena on aws)"
+    )
+    q.add_argument("sql", help="one SQL statement over the table `results`")
+    q.add_argument("--json", action="store_true", help='{"columns": [...], "rows": [...]}')
+    q.set_defaults(func=querying.cmd_query)
     return p

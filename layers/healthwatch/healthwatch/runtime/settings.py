@@ -17,6 +17,7 @@ STACK_OUTPUTS = {
     "HistoryTable": "HISTORY_TABLE",
     "AlertTopicArn": "ALERT_TOPIC_ARN",
     "IdempotencyTable": "IDEMPOTENCY_TABLE",
+    "ResultsDatabaseName": "GLUE_DATABASE",
 }
 _WHAT = {
     "RESULTS_BUCKET": "the results bucket",
@@ -51,6 +52,9 @@ class AwsSettings(BaseModel):
     tiers: tuple[str, ...] = Field((), alias="HEALTHWATCH_TIERS")
     tracing: bool = Field(False, alias="HEALTHWATCH_TRACING")
     stack: str | None = Field(None, alias="HEALTHWATCH_STACK")
+    # `healthwatch query --backend aws`: where Athena runs and writes its answers.
+    glue_database: str = Field("healthwatch", alias="GLUE_DATABASE", pattern=r"^[a-z0-9_]{1,255}$")
+    athena_workgroup: str = Field("primary", alias="ATHENA_WORKGROUP", min_length=1)
 
     @field_validator("tiers", mode="before")
     @classmethod
