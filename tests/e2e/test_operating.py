@@ -119,3 +119,29 @@ def test_a_bad_target_or_duration_is_exit_2_naming_it(world, args, says):
     assert proc.returncode == 2
     assert says in proc.stderr
     assert not (world.data / "state.json").exists()  # nothing was written
+
+
+def test_the_reading_commands_work_from_stored_data_alone(world, tmp_path):
+    # Given two runs stored by the command, and then no config anywhere
+    world.cli("run")
+    world.health["api"] = 200
+    world.cli("run")
+    nowhere = tmp_path / "elsewhere" / "checks.yaml"
+
+    # When history, report and status-page are asked from the data directory alone
+    history = world.cli("history", "--check", "api", "--json", config=nowhere)
+    report = world.cli("report", "--since", "1h", "--json", config=nowhere)
+    page = tmp_path / "status.html"
+    status = world.cli("status-page", "--out", str(page), config=nowhere)
+
+    # Then each answers from the stored results, naming checks as the results name them
+    assert history.returncode == 0, history.stderr
+    assert [r["status"] for r in json.loads(history.stdout)] == ["down", "up"]
+    assert report.returncode == 0, report.stderr
+    (quick,) = json.loads(report.stdout)["tiers"]
+    rows = {row["check_id"]: row for row in quick["checks"]}
+    assert set(rows) == {"api", "web"}
+    assert rows["api"]["runs"] == 2 and rows["web"]["runs"] == 2
+    assert status.returncode == 0, status.stderr
+    html = page.read_text()
+    assert 'data-check="api"' in html and "The web" in html

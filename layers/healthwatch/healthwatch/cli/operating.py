@@ -11,18 +11,16 @@ import json
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from healthwatch.alerting import silences as silencing
 from healthwatch.alerting.slo import STATE_PREFIX
-from healthwatch.cli.running import backend_name
+from healthwatch.cli.running import backend_name, optional_config
 from healthwatch.cli.terminal import Terminal
 from healthwatch.durations import format_duration, parse_duration
 from healthwatch.errors import UsageError
 from healthwatch.models import AlertState, iso, parse_iso
 from healthwatch.runtime import local as local_runtime
-from healthwatch.runtime.config_source import load_config
 
 if TYPE_CHECKING:
     from healthwatch.config import Config
@@ -37,13 +35,6 @@ def state_store(args: argparse.Namespace) -> StateStore:
 
         return aws.history()
     return local_runtime.history(local_runtime.data_dir(args.data_dir))
-
-
-def optional_config(args: argparse.Namespace) -> Config | None:
-    """The config if its file is there (a broken one is still an error), else None."""
-    if not Path(args.config).exists():
-        return None
-    return load_config(args.config)
 
 
 @dataclass

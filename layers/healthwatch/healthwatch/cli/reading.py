@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
-from healthwatch.cli.running import backend_name
+from healthwatch.cli.running import backend_name, optional_config
 from healthwatch.cli.terminal import Terminal, with_progress
 from healthwatch.config import Config
 from healthwatch.durations import parse_duration
 from healthwatch.errors import UsageError
+from healthwatch.models import Result
 from healthwatch.runtime import local as local_runtime
-from healthwatch.runtime.config_source import load_config
 from healthwatch.views import statuspage
 from healthwatch.views.report import build_report, render_text
 
@@ -39,15 +41,50 @@ def window(since: str, now: datetime | None = None) -> tuple[datetime, datetime]
         raise UsageError(f"--since: {exc}") from None
 
 
-def _known_check(config: Config, check_id: str) -> None:
+def _known_check(config: Config | None, check_id: str) -> None:
+    if config is None:  # no config: the history says whether there is such a check
+        return
     try:
         config.check(check_id)
     except KeyError as exc:
         raise UsageError(str(exc.args[0])) from None
 
 
+@dataclass
+class _Seen:
+    """A check as its stored results show it (no config at hand)."""
+
+    id: str
+    name: str
+    tier: str
+    runbook: str | None = None
+    links: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class _Tier:
+    description: str = ""
+
+
+class StoredCatalog:
+    """What the reading commands need of a config, from the stored results alone: the
+    tiers and checks seen, named as the results name them, no SLO targets."""
+
+    slo = None
+
+    def __init__(self, records: Iterable[Result]) -> None:
+        seen: dict[str, _Seen] = {}
+        for r in records:
+            seen[r.check_id] = _Seen(r.check_id, r.check_name or r.check_id, r.tier)
+        self.checks = sorted(seen.values(), key=lambda c: (c.tier, c.id))
+        self.tiers = {c.tier: _Tier() for c in self.checks}
+
+    def checks_for(self, tier: str) -> list[_Seen]:
+        return [c for c in self.checks if c.tier == tier]
+
+
 def cmd_history(args: argparse.Namespace, term: Terminal) -> int:
-    config = load_config(args.config)
+    config = optional_config(args)
     _known_check(config, args.check)
     start, end = window(args.since)
     records = history_store(args).query(args.check, start, end)
@@ -66,15 +103,17 @@ def cmd_history(args: argparse.Namespace, term: Terminal) -> int:
 
 
 def cmd_report(args: argparse.Namespace, term: Terminal) -> int:
-    """Figures per check and tier beside their SLO targets."""
-    config = load_config(args.config)
+    """Figures per check and tier beside their SLO targets (none without a config)."""
+    config = optional_config(args)
     check = getattr(args, "check", None)
     if check:
         _known_check(config, check)
     start, end = window(args.since)
     store = history_store(args)
     source = store.query(check, start, end) if check else store.query_all(start, end)
-    report = build_report(with_progress(source), config, start, end, only_check=check)
+    records = list(with_progress(source))
+    catalog = config if config is not None else StoredCatalog(records)
+    report = build_report(records, catalog, start, end, only_check=check)
     if args.json:
         json.dump(report.to_dict(), term.stdout, indent=2)
         term.stdout.write("\n")
@@ -85,13 +124,15 @@ def cmd_report(args: argparse.Namespace, term: Terminal) -> int:
 
 def cmd_status_page(args: argparse.Namespace, term: Terminal) -> int:
     """The same page the runs keep current, built from the stored history."""
-    config = load_config(args.config)
+    config = optional_config(args)
     now = datetime.now(UTC)
     since = now - timedelta(days=statuspage.DAYS)
-    records = with_progress(history_store(args).query_all(since, now + timedelta(seconds=1)))
-    page = statuspage.render(config, statuspage.build_rollups(records, now), now)
+    source = history_store(args).query_all(since, now + timedelta(seconds=1))
+    records = list(with_progress(source))
+    catalog = config if config is not None else cast(Config, StoredCatalog(records))
+    page = statuspage.render(catalog, statuspage.build_rollups(records, now), now)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(page, encoding="utf-8")
-    term.out(f"wrote {out} ({len(config.checks)} checks)")
+    term.out(f"wrote {out} ({len(catalog.checks)} checks)")
     return 0

@@ -27,6 +27,14 @@ def backend_name(args: argparse.Namespace) -> str:
     return args.backend or os.environ.get("HEALTHWATCH_BACKEND", "local")
 
 
+def optional_config(args: argparse.Namespace) -> Config | None:
+    """The config if its file is there (a broken one is still an error), else None: the
+    reading commands work from stored data alone."""
+    if not os.path.exists(args.config):
+        return None
+    return load_config(args.config)
+
+
 def cmd_validate(args: argparse.Namespace, term: Terminal) -> int:
     config = load_config(args.config)
     per_tier = {t: len(config.checks_for(t)) for t in config.tiers}
