@@ -7,7 +7,7 @@ import logging
 import os
 import sys
 
-from healthwatch.cli import operating, querying, reading, running
+from healthwatch.cli import operating, querying, reading, running, watching
 from healthwatch.cli.terminal import Terminal
 from healthwatch.errors import ConfigError, UsageError
 
@@ -84,6 +84,14 @@ def _parser() -> argparse.ArgumentParser:
         help="deliver alerts to the configured chat providers (local backend)",
     )
     r.set_defaults(func=running.cmd_run)
+
+    w = sub.add_parser("watch", parents=[common], help="run tiers on a loop (no cron needed)")
+    wgroup = w.add_mutually_exclusive_group()
+    wgroup.add_argument("--tier", help="only this tier (default: every tier)")
+    wgroup.add_argument("--all", action="store_true", help="every tier (the default)")
+    w.add_argument("--every", help="run each tier this often (default: its own rate schedule)")
+    w.add_argument("--alert", action="store_true", help="post alerts to chat, as run --alert")
+    w.set_defaults(func=watching.cmd_watch)
 
     h = sub.add_parser("history", parents=[common], help="results of one check")
     h.add_argument("--check", required=True, help="check id")
