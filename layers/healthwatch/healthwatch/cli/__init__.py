@@ -7,7 +7,7 @@ import logging
 import os
 import sys
 
-from healthwatch.cli import operating, querying, reading, running, watching
+from healthwatch.cli import costing, operating, querying, reading, running, watching
 from healthwatch.cli.terminal import Terminal
 from healthwatch.errors import ConfigError, UsageError
 
@@ -126,6 +126,12 @@ def _parser() -> argparse.ArgumentParser:
     un = sub.add_parser("unsilence", parents=[common], help="end a silence early")
     un.add_argument("target", help="check id, tier name, or '*'")
     un.set_defaults(func=operating.cmd_unsilence)
+
+    co = sub.add_parser(
+        "cost", parents=[common], help="the config's monthly AWS cost beside Synthetics'"
+    )
+    co.add_argument("--json", action="store_true")
+    co.set_defaults(func=costing.cmd_cost)
 
     q = sub.add_parser(
         "query", parents=[common], help="SQL over the results (DuckDB locally, Athena on aws)"
