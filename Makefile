@@ -52,14 +52,18 @@ build: $(STAMP)
 	$(SAM) build
 	for fn in .aws-sam/build/*Function; do cp checks.yaml "$$fn/checks.yaml"; done
 
-## sam deploy (--guided the first time, which saves the answers in samconfig.toml);
-## PARAMS='QuickSchedule="rate(5 minutes)" AlertEmail=ops@example.com' overrides parameters
+## sam deploy (--guided the first time, which saves the answers in samconfig.toml). The tier
+## schedules come from checks.yaml (scripts/deploy_params.py), never from PARAMS, so the
+## deployed schedule is the config's; PARAMS='AlertEmail=ops@example.com' sets the others.
 deploy: build
-	@if grep -qE '^[[:space:]]*region[[:space:]]*=' samconfig.toml; then \
-		echo $(SAM) deploy $(if $(PARAMS),--parameter-overrides $(PARAMS)); \
-		$(SAM) deploy $(if $(PARAMS),--parameter-overrides $(PARAMS)); \
+	@case "$(PARAMS)" in *Schedule=*|*TierNames=*) \
+		echo "make deploy: set schedules in checks.yaml (tiers.<name>.schedule), not in PARAMS" >&2; exit 2;; esac
+	@schedules="$$($(BIN)/python -m scripts.deploy_params)" || exit 2; \
+	if grep -qE '^[[:space:]]*region[[:space:]]*=' samconfig.toml; then \
+		echo $(SAM) deploy --parameter-overrides $$schedules $(PARAMS); \
+		eval "$(SAM) deploy --parameter-overrides $$schedules $(PARAMS)"; \
 	else \
-		$(SAM) deploy --guided $(if $(PARAMS),--parameter-overrides $(PARAMS)); \
+		eval "$(SAM) deploy --guided --parameter-overrides $$schedules $(PARAMS)"; \
 	fi
 
 ## run a handler in-process with events/ against template.yaml's stack in a local moto server
