@@ -45,6 +45,12 @@ def build(
     notifiers: list[Notifier] = [LocalNotifier(store.alerts_path)]
     if alert:
         notifiers += chat_destinations(config.notifications, session, secrets)
+        email = config.notifications.get("email")
+        if email is not None:
+            from healthwatch.notify.smtp import Options, SmtpNotifier
+
+            assert isinstance(email, Options)
+            notifiers.append(SmtpNotifier(email, secrets))
     ports = Ports(
         states=store,
         results=store,

@@ -80,9 +80,13 @@ class _Registry:
     """The chat providers as the config sees them (`config.Registry`)."""
 
     def names(self) -> list[str]:
-        return known_providers()
+        return [*known_providers(), "email"]
 
     def options(self, name: str) -> type[BaseModel]:
+        if name == "email":  # not a chat webhook: the local backend's SMTP mail
+            from healthwatch.notify.smtp import Options
+
+            return Options
         return get(name).Options
 
 
