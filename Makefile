@@ -34,10 +34,18 @@ browser:
 test: $(STAMP) browser
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile $(ARGS)
 
-lint: $(STAMP)
+# checkov in a venv of its own: its dependencies would fight the project's pins.
+CHECKOV_VENV := .venv-checkov
+CHECKOV      := $(CHECKOV_VENV)/bin/checkov
+$(CHECKOV):
+	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV) || python3 -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet checkov==3.3.30
+
+lint: $(STAMP) $(CHECKOV)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(CHECKOV) -f template.yaml --framework cloudformation --compact --quiet --skip-download
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_engine.py
@@ -71,4 +79,4 @@ invoke-local: $(STAMP)
 	$(BIN)/python -m scripts.invoke_local --tier $(TIER) $(ARGS)
 
 clean:
-	rm -rf $(VENV) .healthwatch .aws-sam .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(CHECKOV_VENV) .healthwatch .aws-sam .pytest_cache .mypy_cache .ruff_cache
