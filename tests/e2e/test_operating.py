@@ -145,3 +145,41 @@ def test_the_reading_commands_work_from_stored_data_alone(world, tmp_path):
     assert status.returncode == 0, status.stderr
     html = page.read_text()
     assert 'data-check="api"' in html and "The web" in html
+
+
+def test_a_silent_slo_burn_inside_an_open_incident_is_not_listed_twice():
+    from datetime import UTC, datetime
+
+    from healthwatch.alerting.slo import SILENT
+    from healthwatch.cli.operating import open_incidents
+    from healthwatch.models import AlertState
+
+    states = {
+        "api": AlertState(
+            "api",
+            incident_open=True,
+            incident_kind="down",
+            tier="quick",
+            incident_started_at="2026-12-01T10:00:00.000Z",
+            recent=[{"error": "timeout: no answer"}],
+        ),
+        "slo:api": AlertState(
+            "slo:api",
+            incident_open=True,
+            incident_kind=SILENT,
+            tier="quick",
+            incident_started_at="2026-12-01T10:05:00.000Z",
+        ),
+        "slo:web": AlertState(
+            "slo:web",
+            incident_open=True,
+            incident_kind="slo_burn",
+            tier="quick",
+            incident_started_at="2026-12-01T09:00:00.000Z",
+        ),
+    }
+    listed = open_incidents(states, None, datetime(2026, 12, 1, 11, tzinfo=UTC))
+    assert [(i.check_id, i.kind, i.reason) for i in listed] == [
+        ("web", "slo_burn", "slo burn"),
+        ("api", "down", "timeout: no answer"),
+    ]

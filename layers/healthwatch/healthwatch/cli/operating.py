@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from healthwatch.alerting import silences as silencing
-from healthwatch.alerting.slo import STATE_PREFIX
+from healthwatch.alerting.slo import SILENT, STATE_PREFIX
 from healthwatch.cli.running import backend_name, optional_config
 from healthwatch.cli.terminal import Terminal
 from healthwatch.durations import format_duration, parse_duration
@@ -68,6 +68,8 @@ def open_incidents(
     out = []
     for sid, state in states.items():
         if not state.incident_open or sid == silencing.SILENCES_ID:
+            continue
+        if state.incident_kind == SILENT:  # a burn inside the check's own incident: not news
             continue
         check_id = sid.removeprefix(STATE_PREFIX)
         tier = tiers.get(check_id) or state.tier
