@@ -67,25 +67,32 @@ class RecordingNotifier:
         self.events.append(event)
 
 
+def command(config: Path, data_dir: Path, *args: str) -> list[str]:
+    """`python -m healthwatch ARGS --config CONFIG --data-dir DATA_DIR`."""
+    argv = [sys.executable, "-m", "healthwatch", *args, "--config", str(config)]
+    return [*argv, "--data-dir", str(data_dir)]
+
+
+def command_env(**extra: str) -> dict[str, str]:
+    """This environment, on the local backend, plus `extra`."""
+    env = {k: v for k, v in os.environ.items() if k != "HEALTHWATCH_BACKEND"}
+    return {**env, **extra}
+
+
 def healthwatch(
-    config: Path, data_dir: Path, *args: str, timeout: float = 120, **popen: Any
+    config: Path,
+    data_dir: Path,
+    *args: str,
+    timeout: float = 120,
+    env: dict[str, str] | None = None,
+    **popen: Any,
 ) -> subprocess.CompletedProcess:
     """The real command in its own process, local backend, as a cron box runs it."""
-    env = {k: v for k, v in os.environ.items() if k != "HEALTHWATCH_BACKEND"}
     return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "healthwatch",
-            *args,
-            "--config",
-            str(config),
-            "--data-dir",
-            str(data_dir),
-        ],
+        command(config, data_dir, *args),
         capture_output=True,
         text=True,
-        env=env,
+        env=command_env(**(env or {})),
         timeout=timeout,
         **popen,
     )

@@ -4,37 +4,16 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 from tests.fakes.server import FakeServer, Response
 from tests.fakes.smtp import FakeSmtp
+from tests.helpers import healthwatch
 
 PASSWORD = "hw-smtp-pass-9c41d7"
 
 
-def run(config, data, *args, env_extra=None):
-    env = {k: v for k, v in os.environ.items() if k != "HEALTHWATCH_BACKEND"}
-    env.update(env_extra or {})
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "healthwatch",
-            "run",
-            "--alert",
-            "--config",
-            str(config),
-            "--data-dir",
-            str(data),
-            *args,
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
+def run(config, data, env):
+    return healthwatch(config, data, "run", "--alert", env=env)
 
 
 def test_an_alert_is_mailed_once_over_starttls_and_the_password_never_shows(tmp_path):
@@ -65,10 +44,10 @@ def test_an_alert_is_mailed_once_over_starttls_and_the_password_never_shows(tmp_
         env = {"SMTP_PASSWORD": PASSWORD}
 
         # When the check goes down, is still down, then recovers
-        down = run(config, data, env_extra=env)
-        still = run(config, data, env_extra=env)
+        down = run(config, data, env)
+        still = run(config, data, env)
         health["code"] = 200
-        back = run(config, data, env_extra=env)
+        back = run(config, data, env)
 
     # Then two messages arrived: triggered and resolved, not one per run
     assert (down.returncode, still.returncode, back.returncode) == (1, 1, 0), down.stderr
@@ -111,7 +90,7 @@ def test_a_refused_login_is_an_undelivered_alert_named_without_the_password(tmp_
         }
         config = tmp_path / "checks.yaml"
         config.write_text(json.dumps(doc))
-        proc = run(config, tmp_path / "data", env_extra={"SMTP_PASSWORD": PASSWORD})
+        proc = run(config, tmp_path / "data", {"SMTP_PASSWORD": PASSWORD})
 
     assert proc.returncode == 1
     assert "email: login refused (535)" in proc.stderr

@@ -2,34 +2,29 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
-import os
 import signal
 import subprocess
-import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.fakes.fault_proxy import wait_until
 from tests.fakes.server import FakeServer, Response
+from tests.helpers import command, command_env, healthwatch
 
 
 def stored_runs(data: Path) -> int:
     return len(list((data / "results").glob("tier=*/dt=*/*.json")))
 
 
-def wait_for(predicate, timeout: float = 30.0) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
-
-
-def start_watch(tmp_path: Path, url: str) -> tuple[subprocess.Popen, Path]:
+@contextlib.contextmanager
+def watching(tmp_path: Path, url: str) -> Iterator[tuple[subprocess.Popen, Path]]:
+    """`healthwatch watch --every 1s` on one check of `url`; killed if the test leaves it."""
     doc = {
         "defaults": {"retry_interval": 0, "timeout": "10s"},
         "tiers": {"quick": {"schedule": "rate(5 minutes)"}},
@@ -38,43 +33,31 @@ def start_watch(tmp_path: Path, url: str) -> tuple[subprocess.Popen, Path]:
     config = tmp_path / "checks.yaml"
     config.write_text(json.dumps(doc))
     data = tmp_path / "data"
-    env = {k: v for k, v in os.environ.items() if k != "HEALTHWATCH_BACKEND"}
+    argv = command(config, data, "watch", "--every", "1s", "--no-color")
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "healthwatch",
-            "watch",
-            "--every",
-            "1s",
-            "--config",
-            str(config),
-            "--data-dir",
-            str(data),
-            "--no-color",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
+        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=command_env()
     )
-    return proc, data
+    try:
+        yield proc, data
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def stop(proc: subprocess.Popen, signum: int) -> tuple[str, str]:
+    proc.send_signal(signum)
+    return proc.communicate(timeout=30)
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_watch_runs_on_a_loop_and_stops_cleanly_on_a_signal(tmp_path, signum):
     with FakeServer() as server:
         server.route("GET", "/health", Response(200, {"status": "ok"}))
-        proc, data = start_watch(tmp_path, f"{server.url}/health")
-        try:
+        with watching(tmp_path, f"{server.url}/health") as (proc, data):
             # When three runs have been stored, the process is told to stop
-            assert wait_for(lambda: stored_runs(data) >= 3), proc.stderr
-            proc.send_signal(signum)
-            out, err = proc.communicate(timeout=30)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+            assert wait_until(lambda: stored_runs(data) >= 3), proc.stderr
+            out, err = stop(proc, signum)
 
     # Then it ends with 0, says how many runs it made, and each one was stored
     assert proc.returncode == 0, err
@@ -98,16 +81,10 @@ def test_a_signal_during_a_run_finishes_and_stores_that_run(tmp_path):
 
     with FakeServer() as server:
         server.route("GET", "/health", health)
-        proc, data = start_watch(tmp_path, f"{server.url}/health")
-        try:
+        with watching(tmp_path, f"{server.url}/health") as (proc, data):
             # When the signal comes while that request is held (the run in flight)
             assert holding.wait(30), proc.stderr
-            proc.send_signal(signal.SIGTERM)
-            out, err = proc.communicate(timeout=30)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+            out, err = stop(proc, signal.SIGTERM)
 
     # Then the run was finished and stored before the process ended, and no other began
     assert proc.returncode == 0, err
@@ -126,8 +103,6 @@ def test_a_signal_during_a_run_finishes_and_stores_that_run(tmp_path):
     ],
 )
 def test_watch_refuses_what_it_cannot_follow(tmp_path, schedule, args, says):
-    from tests.helpers import healthwatch
-
     doc = {
         "tiers": {"quick": {"schedule": schedule}},
         "checks": [{"id": "api", "tier": "quick", "url": "http://127.0.0.1:9/"}],
