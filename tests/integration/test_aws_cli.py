@@ -9,15 +9,20 @@ from healthwatch.cli import main
 from tests.integration.conftest import Subscription, events_of, unique, write_config
 
 
+def laptop(monkeypatch, stack) -> None:
+    """A laptop's view of the deployed monitor: no resource names, only the stack's."""
+    for name in ("RESULTS_BUCKET", "HISTORY_TABLE", "ALERT_TOPIC_ARN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HEALTHWATCH_STACK", stack.name)
+
+
 def test_run_and_history_with_the_aws_backend(
     aws_env, stack, moto_server, monkeypatch, tmp_path, target, capsys
 ):
     # Given a config and the stack's resources (named by the stack, as a laptop would)
     cid = unique()
     config = write_config(tmp_path, [(cid, target.url)], failure_threshold=1)
-    for name in ("RESULTS_BUCKET", "HISTORY_TABLE", "ALERT_TOPIC_ARN"):
-        monkeypatch.delenv(name)
-    monkeypatch.setenv("HEALTHWATCH_STACK", stack.name)
+    laptop(monkeypatch, stack)
     inbox = Subscription(moto_server, stack.outputs["AlertTopicArn"])
 
     # When the command runs the tier twice, the second time against a failing target
@@ -77,9 +82,7 @@ def test_silence_and_incidents_with_the_aws_backend(
     # Given the deployed stack, a check silenced from a laptop, and its target failing
     cid = unique()
     config = write_config(tmp_path, [(cid, target.url)], failure_threshold=1)
-    for name in ("RESULTS_BUCKET", "HISTORY_TABLE", "ALERT_TOPIC_ARN"):
-        monkeypatch.delenv(name)
-    monkeypatch.setenv("HEALTHWATCH_STACK", stack.name)
+    laptop(monkeypatch, stack)
     inbox = Subscription(moto_server, stack.outputs["AlertTopicArn"])
     aws = ["--backend", "aws", "--config", str(config)]
     assert main(["silence", cid, "--for", "2h", "--reason", "migration", *aws]) == 0
@@ -112,9 +115,7 @@ def test_query_runs_on_athena_in_the_stacks_database(
     it does not run SQL itself: DuckDB's tests check the SQL)."""
     import requests
 
-    for name in ("RESULTS_BUCKET", "HISTORY_TABLE", "ALERT_TOPIC_ARN"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("HEALTHWATCH_STACK", stack.name)
+    laptop(monkeypatch, stack)
     header = [{"VarCharValue": "check_id"}, {"VarCharValue": "runs"}]
     rows = [header] + [
         [{"VarCharValue": c}, {"VarCharValue": n}] for c, n in (("a", "3"), ("b", "5"))

@@ -7,30 +7,17 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from healthwatch.cli.running import backend_name
+from healthwatch.cli.running import backend_name, stored, stored_results
 from healthwatch.cli.terminal import Terminal
 from healthwatch.models import parse_iso
-from healthwatch.runtime import local as local_runtime
 from healthwatch.runtime.config_source import load_config
 from healthwatch.storage.keys import latest_key
 from healthwatch.views import cost as costs
 
 if TYPE_CHECKING:
-    from healthwatch.storage import ResultStore
+    pass
 
 HEADER = ("TIER", "CHECKS", "RUNS/MO", "LAST RUN", "AWS", "SYNTHETICS")
-
-
-def _results_store(args: argparse.Namespace) -> ResultStore:
-    if backend_name(args) == "aws":
-        from healthwatch.runtime.clients import client
-        from healthwatch.runtime.settings import settings
-        from healthwatch.storage.s3 import S3ResultStore
-
-        env = settings().require("RESULTS_BUCKET")
-        assert env.results_bucket
-        return S3ResultStore(client("s3"), env.results_bucket)
-    return local_runtime.history(local_runtime.data_dir(args.data_dir))
 
 
 def _alerts_last_month(args: argparse.Namespace) -> float:
@@ -39,14 +26,14 @@ def _alerts_last_month(args: argparse.Namespace) -> float:
         return 0.0
     from healthwatch.notify.local import read_alerts
 
-    store = local_runtime.history(local_runtime.data_dir(args.data_dir))
+    store = stored(args)
     since = datetime.now(UTC) - timedelta(days=30)
     return float(sum(1 for e in read_alerts(store.alerts_path) if parse_iso(e.at) >= since))
 
 
 def cmd_cost(args: argparse.Namespace, term: Terminal) -> int:
     config = load_config(args.config)
-    store = _results_store(args)
+    store = stored_results(args)
     alerts = _alerts_last_month(args)
     rows: list[costs.TierCost] = []
     skipped: list[str] = []

@@ -15,26 +15,17 @@ from typing import TYPE_CHECKING, Any
 
 from healthwatch.alerting import silences as silencing
 from healthwatch.alerting.slo import SILENT, STATE_PREFIX
-from healthwatch.cli.running import backend_name, optional_config
+from healthwatch.cli.running import optional_config, stored
 from healthwatch.cli.terminal import Terminal
 from healthwatch.durations import format_duration, parse_duration
 from healthwatch.errors import UsageError
 from healthwatch.models import AlertState, iso, parse_iso
-from healthwatch.runtime import local as local_runtime
 
 if TYPE_CHECKING:
     from healthwatch.config import Config
     from healthwatch.storage import StateStore
 
 MAX_SILENCE_S = 30 * 86400  # a silence is for a deploy or an outage, not a way to switch off
-
-
-def state_store(args: argparse.Namespace) -> StateStore:
-    if backend_name(args) == "aws":
-        from healthwatch.runtime import aws
-
-        return aws.history()
-    return local_runtime.history(local_runtime.data_dir(args.data_dir))
 
 
 @dataclass
@@ -94,7 +85,7 @@ def open_incidents(
 def cmd_incidents(args: argparse.Namespace, term: Terminal) -> int:
     config = optional_config(args)
     now = datetime.now(UTC)
-    states = state_store(args).load_all()
+    states = stored(args).load_all()
     incidents = open_incidents(states, config, now)
     silences = silencing.active(
         silencing.silences_in(states.get(silencing.SILENCES_ID, AlertState("_"))), now
@@ -152,7 +143,7 @@ def _duration(text: str) -> float:
 
 def cmd_silence(args: argparse.Namespace, term: Terminal) -> int:
     seconds = _duration(args.duration)
-    store = state_store(args)
+    store = stored(args)
     config = optional_config(args)
     _known_target(args.target, config, store)
     now = datetime.now(UTC)
@@ -165,7 +156,7 @@ def cmd_silence(args: argparse.Namespace, term: Terminal) -> int:
 
 
 def cmd_unsilence(args: argparse.Namespace, term: Terminal) -> int:
-    store = state_store(args)
+    store = stored(args)
     _known_target(args.target, optional_config(args), store)
     had, _ = silencing.remove(store, args.target, datetime.now(UTC))
     term.out(f"unsilenced {args.target}" if had else f"{args.target} was not silenced")

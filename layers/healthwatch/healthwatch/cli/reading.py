@@ -10,27 +10,17 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
-from healthwatch.cli.running import backend_name, optional_config
+from healthwatch.cli.running import optional_config, stored
 from healthwatch.cli.terminal import Terminal, with_progress
 from healthwatch.config import Config
 from healthwatch.durations import parse_duration
 from healthwatch.errors import UsageError
 from healthwatch.models import Result
-from healthwatch.runtime import local as local_runtime
 from healthwatch.views import statuspage
 from healthwatch.views.report import build_report, render_text
 
 if TYPE_CHECKING:
-    from healthwatch.storage import HistoryStore
-
-
-def history_store(args: argparse.Namespace) -> HistoryStore:
-    """The history of the chosen backend, for reading: DynamoDB on aws, the files locally."""
-    if backend_name(args) == "aws":
-        from healthwatch.runtime import aws
-
-        return aws.history()
-    return local_runtime.history(local_runtime.data_dir(args.data_dir))
+    pass
 
 
 def window(since: str, now: datetime | None = None) -> tuple[datetime, datetime]:
@@ -87,7 +77,7 @@ def cmd_history(args: argparse.Namespace, term: Terminal) -> int:
     config = optional_config(args)
     _known_check(config, args.check)
     start, end = window(args.since)
-    records = history_store(args).query(args.check, start, end)
+    records = stored(args).query(args.check, start, end)
     if args.json:
         json.dump([r.to_dict() for r in records], term.stdout, indent=2)
         term.stdout.write("\n")
@@ -109,7 +99,7 @@ def cmd_report(args: argparse.Namespace, term: Terminal) -> int:
     if check:
         _known_check(config, check)
     start, end = window(args.since)
-    store = history_store(args)
+    store = stored(args)
     source = store.query(check, start, end) if check else store.query_all(start, end)
     records = list(with_progress(source))
     catalog = config if config is not None else StoredCatalog(records)
@@ -127,7 +117,7 @@ def cmd_status_page(args: argparse.Namespace, term: Terminal) -> int:
     config = optional_config(args)
     now = datetime.now(UTC)
     since = now - timedelta(days=statuspage.DAYS)
-    source = history_store(args).query_all(since, now + timedelta(seconds=1))
+    source = stored(args).query_all(since, now + timedelta(seconds=1))
     records = list(with_progress(source))
     catalog = config if config is not None else cast(Config, StoredCatalog(records))
     page = statuspage.render(catalog, statuspage.build_rollups(records, now), now)

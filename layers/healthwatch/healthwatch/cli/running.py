@@ -27,6 +27,26 @@ def backend_name(args: argparse.Namespace) -> str:
     return args.backend or os.environ.get("HEALTHWATCH_BACKEND", "local")
 
 
+def stored(args: argparse.Namespace) -> Any:
+    """The chosen backend's stored history and alert state, for the reading commands: the
+    DynamoDB table with `--backend aws`, the data directory otherwise (one object is both
+    the HistoryStore and the StateStore)."""
+    if backend_name(args) == "aws":
+        from healthwatch.runtime import aws
+
+        return aws.history()
+    return local_runtime.history(local_runtime.data_dir(args.data_dir))
+
+
+def stored_results(args: argparse.Namespace) -> Any:
+    """The chosen backend's ResultStore: the results bucket, or the data directory."""
+    if backend_name(args) == "aws":
+        from healthwatch.runtime import aws
+
+        return aws.results_store()
+    return local_runtime.history(local_runtime.data_dir(args.data_dir))
+
+
 def optional_config(args: argparse.Namespace) -> Config | None:
     """The config if its file is there (a broken one is still an error), else None: the
     reading commands work from stored data alone."""

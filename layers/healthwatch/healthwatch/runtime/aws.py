@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from healthwatch.notify.chat import ChatProvider
     from healthwatch.secrets import Secrets
     from healthwatch.storage.dynamodb import DynamoStore
+    from healthwatch.storage.s3 import S3ResultStore
 
 log = logging.getLogger("healthwatch.runtime")
 
@@ -34,12 +35,11 @@ IDEMPOTENCY_DAYS = 7  # how long a delivery is remembered: longer than SNS and L
 def ports(config: Config, env: AwsSettings, secrets: Secrets) -> Ports:
     """S3, DynamoDB and SNS adapters with the after-run hooks, from a checked environment."""
     from healthwatch.notify.sns import SnsNotifier
-    from healthwatch.storage.s3 import S3ResultStore
 
     env = env.require("RESULTS_BUCKET", "HISTORY_TABLE", "ALERT_TOPIC_ARN")
     assert env.results_bucket and env.alert_topic_arn
     table = history(env)
-    results = S3ResultStore(client("s3"), env.results_bucket)
+    results = results_store(env)
     sns = SnsNotifier(client("sns"), env.alert_topic_arn, attempts=1, worst_case_s=SNS_WORST_CASE_S)
     return Ports(
         states=table,
@@ -49,6 +49,15 @@ def ports(config: Config, env: AwsSettings, secrets: Secrets) -> Ports:
         slo=slo_burn(config, table, table),
         after_run=after_run_hooks(config, results=results, history=table, states=table),
     )
+
+
+def results_store(env: AwsSettings | None = None) -> S3ResultStore:
+    """The stack's results bucket (result objects, latest/, the status page)."""
+    from healthwatch.storage.s3 import S3ResultStore
+
+    env = (env or settings()).require("RESULTS_BUCKET")
+    assert env.results_bucket
+    return S3ResultStore(client("s3"), env.results_bucket)
 
 
 def history(env: AwsSettings | None = None) -> DynamoStore:
