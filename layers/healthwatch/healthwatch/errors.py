@@ -98,6 +98,10 @@ class DeliveryError(HealthwatchError):
     """A delivery that still failed after its retries. Never swallowed: raised or queued."""
 
 
+class InvokeError(HealthwatchError):
+    """A Lambda invocation (a shard, a probe region) that was refused, failed or timed out."""
+
+
 class RunError(HealthwatchError):
     """The checks ran and their results were kept where possible, but something could not be
     stored or sent. `run` is what the run produced; `problems` says what went wrong."""

@@ -249,6 +249,9 @@ class TierRun:
     alerts: list[AlertEvent] = field(default_factory=list)  # produced by this run
     delivered: list[AlertEvent] = field(default_factory=list)  # delivered by it (older ones too)
     undelivered: list[AlertEvent] = field(default_factory=list)  # still pending after it
+    # Shard `shard` of `shards` (DESIGN.md "Scale"): a tier too big for one invocation.
+    shard: int = 0
+    shards: int = 1
     _lines: list[bytes] | None = field(default=None, init=False, repr=False, compare=False)
 
     def result_lines(self) -> list[bytes]:
@@ -272,9 +275,14 @@ class TierRun:
             "tier": self.tier,
             "started_at": self.started_at,
             "duration_ms": self.duration_ms,
+            **self.shard_fields(),
             "results": [r.to_dict() for r in self.results],
             "alerts": [a.to_dict() for a in self.alerts],
         }
+
+    def shard_fields(self) -> dict[str, int]:
+        """`shard` and `shards`, for a split tier only (a whole tier's documents are as before)."""
+        return {"shard": self.shard, "shards": self.shards} if self.shards > 1 else {}
 
     def summary(self) -> dict[str, Any]:
         """The run summary: what the handler returns and the `tier#` history item holds."""
@@ -288,6 +296,7 @@ class TierRun:
             "tier": self.tier,
             "started_at": self.started_at,
             "duration_ms": self.duration_ms,
+            **self.shard_fields(),
             "checks": len(self.results),
             **self.counts(),
             "alerts": len(self.delivered),

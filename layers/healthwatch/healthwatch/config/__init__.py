@@ -12,6 +12,7 @@ from healthwatch.config.schema import (
     MaintenanceWindow,
     Notifications,
     Plugins,
+    Region,
     Slo,
     TierConfig,
 )
@@ -23,6 +24,7 @@ __all__ = [
     "MaintenanceWindow",
     "Notifications",
     "Plugins",
+    "Region",
     "Slo",
     "TierConfig",
     "load_config",

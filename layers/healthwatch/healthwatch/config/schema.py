@@ -153,10 +153,15 @@ class Slo(Strict):
     burn_long_window: Duration = 21600.0
 
 
+MAX_SHARD_SIZE = 100_000
+
+
 class TierConfig(Strict):
     schedule: str
     deadline: Duration | None = None
     description: str = ""
+    # A tier with more checks than this fans out over invocations (DESIGN.md "Scale").
+    shard_size: int | None = Field(default=None, ge=1, le=MAX_SHARD_SIZE)
 
     @field_validator("schedule")
     @classmethod
@@ -367,6 +372,42 @@ class MaintenanceWindow(Strict):
         return self
 
 
+DEFAULT_PROBE_FUNCTION = "healthwatch-probe"  # template-probe.yaml's function name
+_REGION_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+
+
+class Region(Strict):
+    """Where checks are probed from: the first entry of `regions` is the home."""
+
+    name: str
+    # Where this region's Lambda calls go (a proxy, or a local Invoke API server).
+    endpoint_url: str | None = None
+    function: str = DEFAULT_PROBE_FUNCTION
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not _REGION_NAME.match(value):
+            raise ValueError(f"region name {value!r} must match [a-z0-9][a-z0-9-]* (us-east-1)")
+        return value
+
+    @field_validator("endpoint_url")
+    @classmethod
+    def _endpoint(cls, value: str | None) -> str | None:
+        return None if value is None else http_url(value)
+
+    @field_validator("function")
+    @classmethod
+    def _function(cls, value: str) -> str:
+        if not re.match(r"^[A-Za-z0-9_:.-]{1,140}$", value):
+            raise ValueError(f"not a Lambda function name or ARN: {value!r}")
+        return value
+
+
+def _region_entry(value: Any) -> Any:
+    return {"name": value} if isinstance(value, str) else value
+
+
 class Config(Strict):
     version: Literal[1] = 1
     defaults: Defaults = Field(default_factory=lambda: Defaults())
@@ -375,6 +416,9 @@ class Config(Strict):
     checks: list[Check]
     notifications: Notifications = Field(default_factory=dict)
     maintenance: list[MaintenanceWindow] = Field(default_factory=list)
+    # Probe every check from each region (first = home); `down` needs `quorum` of them.
+    regions: list[Annotated[Region, BeforeValidator(_region_entry)]] = Field(default_factory=list)
+    quorum: int | None = Field(default=None, ge=1)
 
     @field_validator("notifications", mode="plain")
     @classmethod
@@ -407,6 +451,16 @@ class Config(Strict):
             for key in PER_CHECK_DEFAULTS:
                 if getattr(check, key) is None:
                     setattr(check, key, getattr(self.defaults, key))
+        names = [r.name for r in self.regions]
+        for i, name in enumerate(names):
+            if name in names[:i]:
+                problems.append(f"regions[{i}].name: duplicate region {name!r}")
+        if self.quorum is not None and not self.regions:
+            problems.append("quorum: needs `regions` (a single region decides alone)")
+        elif self.quorum is not None and self.quorum > len(self.regions):
+            problems.append(
+                f"quorum: {self.quorum} is more than the {len(self.regions)} regions configured"
+            )
         for i, window in enumerate(self.maintenance):
             for cid in window.checks:
                 if cid not in seen:

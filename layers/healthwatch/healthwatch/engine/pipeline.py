@@ -9,7 +9,7 @@ import secrets as _random
 import socket
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, TypeVar
@@ -18,7 +18,10 @@ from healthwatch.alerting.dispatch import DEFAULT_LEASE_S, Claims, Decide, Dispa
 from healthwatch.alerting.maintenance import active_window
 from healthwatch.alerting.silences import SILENCES_ID, Silence, covering, silences_in
 from healthwatch.alerting.state import apply
+from healthwatch.alerting.state import attempts_allowed
+from healthwatch.engine.regions import Calls, RemoteRegion, vote
 from healthwatch.engine.scheduler import RunContext, probe_all
+from healthwatch.engine.shards import Shard, select
 from healthwatch.errors import RunError
 from healthwatch.models import AlertState, Result, TierRun, iso, utcnow
 
@@ -47,6 +50,8 @@ class Ports:
     notifier: Notifier | None = None  # one destination; `notifiers` for several
     notifiers: Sequence[Notifier] = ()
     slo: SloBurnAlerts | None = None  # claimed with the run's other alerts
+    # The other regions' probe functions (the config's `regions` after the home).
+    regions: Sequence[RemoteRegion] = ()
     # Whether the run named by an outbox lease has died (locally: its process is gone).
     owner_gone: Callable[[str], bool] | None = None
     # Called with each finished run (status page, reports).
@@ -82,6 +87,7 @@ def run_tier(
     run_id: str | None = None,
     time_left: Callable[[], float] | None = None,
     on_result: Callable[[Result], object] | None = None,
+    shard: Shard = Shard(),
 ) -> TierRun:
     """Probe every enabled check of `tier`, claim its alerts, store everything, deliver.
 
@@ -93,8 +99,12 @@ def run_tier(
     margin); a delivery that would not fit stays pending for the next run.
     `concurrency`: checks in flight at once (default: the config's `defaults.concurrency`);
     `open_http(limit)` builds the run's aiohttp session (`runtime.clients.aio_session`).
+    `shard`: which of a split tier's checks this invocation runs (`engine.shards`).
+    With `ports.regions`, every other region probes the same checks meanwhile and the
+    results are decided by the regions' vote (`engine.regions`).
     """
-    checks = config.checks_for(tier)
+    every = config.checks_for(tier)
+    checks = select(every, [c.id for c in every], shard)
     started, t0 = now(), time.monotonic()
     deadline = t0 + config.tiers[tier].effective_deadline
     ctx = RunContext(
@@ -107,7 +117,8 @@ def run_tier(
         sleep=sleep,
         concurrency=concurrency or config.defaults.concurrency,
         open_http=open_http,
-        on_result=on_result,
+        # With regions a result is known once they voted, not when the home saw it.
+        on_result=None if ports.regions else on_result,
     )
     problems: list[str] = []
     ids = [c.id for c in checks]
@@ -115,11 +126,28 @@ def run_tier(
     states = dict(loaded) if loaded is not None else None
     silences = silences_in(states.pop(SILENCES_ID)) if states is not None else []
 
-    results = probe_all(ctx, checks, states or {c.id: AlertState(c.id) for c in checks})
+    known = states or {c.id: AlertState(c.id) for c in checks}
+    calls = None
+    if ports.regions and checks:
+        payload = {
+            "tier": tier,
+            "check_ids": ids,
+            "run_id": ctx.run_id,
+            "attempts": {c.id: attempts_allowed(known[c.id], c) for c in checks},
+        }
+        calls = Calls(ports.regions, payload, deadline)
+    results = probe_all(ctx, checks, known)
+    if calls is not None:
+        vote(config.regions[0].name, config.quorum, results, calls.collect())
+        if on_result is not None:
+            for result in results:
+                on_result(_shown(result, secrets))
     if secrets.knows_any():  # a run that resolved no secret has nothing to take out
         results = [Result.from_dict(secrets.redact_obj(r.to_dict())) for r in results]
     duration_ms = round((time.monotonic() - t0) * 1000, 1)
-    run = TierRun(ctx.run_id, tier, iso(started), duration_ms, results)
+    run = TierRun(
+        ctx.run_id, tier, iso(started), duration_ms, results, shard=shard.index, shards=shard.count
+    )
 
     dispatcher = Dispatcher(
         ports.states,
@@ -169,6 +197,36 @@ def run_tier(
     return run
 
 
+def probe_checks(
+    config: Config,
+    tier: str,
+    check_ids: Sequence[str],
+    *,
+    run_id: str,
+    session: requests.Session,
+    secrets: Secrets,
+    open_http: Callable[[int], aiohttp.ClientSession] | None,
+    budget_s: float,
+    attempts: Mapping[str, int] | None = None,
+) -> list[Result]:
+    """A probe region's part of a run: the named checks of `tier` probed (an id this config
+    does not have is left out), nothing decided, stored or sent; secrets taken out."""
+    wanted = set(check_ids)
+    checks = [c for c in config.checks_for(tier) if c.id in wanted]
+    ctx = RunContext(
+        run_id=run_id,
+        tier=tier,
+        deadline=time.monotonic() + min(budget_s, config.tiers[tier].effective_deadline),
+        session=session,
+        secrets=secrets,
+        concurrency=config.defaults.concurrency,
+        open_http=open_http,
+        attempts=dict(attempts or {}),
+    )
+    results = probe_all(ctx, checks, {c.id: AlertState(c.id) for c in checks})
+    return [_shown(r, secrets) for r in results]
+
+
 def _claim(
     dispatcher: Dispatcher,
     config: Config,
@@ -191,6 +249,10 @@ def _claim(
             apply, result=result, check=by_id[result.check_id], now=at, maintenance=hold
         )
     return dispatcher.claim(decisions, states)
+
+
+def _shown(result: Result, secrets: Secrets) -> Result:
+    return Result.from_dict(secrets.redact_obj(result.to_dict())) if secrets.knows_any() else result
 
 
 def _guard(

@@ -59,6 +59,8 @@ class RunContext:
     # Told of each check's result as it completes (a terminal shows it at once).
     on_result: Callable[[Result], object] | None = None
     proxy_env: tuple[str | None, ...] = field(default_factory=proxy_environment)
+    # Attempts per check when the caller decides them (a probe region, told by the home).
+    attempts: Mapping[str, int] = field(default_factory=dict)
     _http: aiohttp.ClientSession | None = field(default=None, repr=False)
     _pool: ThreadPoolExecutor | None = field(default=None, repr=False)
 
@@ -167,7 +169,7 @@ async def _run_check(
     check: Check, state: AlertState, ctx: RunContext, slots: asyncio.Semaphore
 ) -> Result:
     """Probe one check, re-probing a failure every `retry_interval` up to its threshold."""
-    allowed = alerting.attempts_allowed(state, check)
+    allowed = ctx.attempts.get(check.id) or alerting.attempts_allowed(state, check)
     result: Result | None = None
     attempt = 0
     started_at = iso(ctx.now())

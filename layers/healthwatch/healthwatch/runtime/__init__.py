@@ -11,15 +11,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from healthwatch.engine import Ports, run_tier
+from healthwatch.engine import Ports, new_run_id, run_tier
+from healthwatch.engine.shards import Shard, plan
 from healthwatch.errors import RunError
+from healthwatch.models import TierRun, iso, parse_iso, utcnow
 from healthwatch.runtime.clients import aio_session
 
 if TYPE_CHECKING:
     import requests
 
     from healthwatch.config import Config
-    from healthwatch.models import Result, TierRun
+    from healthwatch.models import Result
     from healthwatch.secrets import Secrets
 
 
@@ -39,8 +41,20 @@ class Runtime:
         run_id: str | None = None,
         time_left: Callable[[], float] | None = None,
         on_result: Callable[[Result], object] | None = None,
+        shard: Shard | None = None,
     ) -> TierRun:
-        """Run one tier; raises `RunError` (with the run) when something was not stored or sent."""
+        """Run one tier; raises `RunError` (with the run) when something was not stored or sent.
+
+        `shard`: one shard of a split tier (the Lambda fan-out). Without it, a tier of more
+        than `shard_size` checks runs every shard here at once, sharing the run id, each
+        storing and deciding for its own checks as its invocation would; the answer is
+        their runs as one, for the terminal.
+        """
+        if shard is None:
+            count = plan(self.config, tier)
+            if count > 1:
+                return self._run_shards(tier, count, run_id, time_left, on_result)
+            shard = Shard()
         return run_tier(
             self.config,
             tier,
@@ -51,7 +65,53 @@ class Runtime:
             run_id=run_id,
             time_left=time_left,
             on_result=on_result,
+            shard=shard,
         )
+
+    def _run_shards(
+        self,
+        tier: str,
+        count: int,
+        run_id: str | None,
+        time_left: Callable[[], float] | None,
+        on_result: Callable[[Result], object] | None,
+    ) -> TierRun:
+        from concurrent.futures import ThreadPoolExecutor
+
+        run_id = run_id or new_run_id(tier, utcnow())
+
+        def one(index: int) -> TierRun | RunError:
+            try:
+                return self.run(
+                    tier,
+                    run_id=run_id,
+                    time_left=time_left,
+                    on_result=on_result,
+                    shard=Shard(index, count),
+                )
+            except RunError as exc:
+                return exc
+
+        with ThreadPoolExecutor(count, thread_name_prefix="hw-shard") as pool:
+            outcomes = list(pool.map(one, range(count)))
+        runs = [o.run if isinstance(o, RunError) else o for o in outcomes]
+        order = {c.id: i for i, c in enumerate(self.config.checks)}
+        whole = TierRun(
+            run_id,
+            tier,
+            iso(min(parse_iso(r.started_at) for r in runs)),
+            max(r.duration_ms for r in runs),
+            sorted((x for r in runs for x in r.results), key=lambda x: order.get(x.check_id, 0)),
+            alerts=[a for r in runs for a in r.alerts],
+            delivered=[a for r in runs for a in r.delivered],
+            undelivered=[a for r in runs for a in r.undelivered],
+        )
+        problems = [
+            f"shard {o.run.shard}: {p}" for o in outcomes if isinstance(o, RunError) for p in o.problems
+        ]
+        if problems:
+            raise RunError(whole, problems)
+        return whole
 
     def run_all(
         self, tiers: Sequence[str], *, on_result: Callable[[Result], object] | None = None

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from healthwatch.engine import Ports, new_run_id
-from healthwatch.errors import DeliveryError, RunError
+from healthwatch.engine.shards import Shard, plan
+from healthwatch.errors import DeliveryError, InvokeError, RunError
 from healthwatch.models import AlertEvent, utcnow
 from healthwatch.notify.chat import routed
 from healthwatch.notify.sns_message import alert_from_message
@@ -17,6 +18,8 @@ from healthwatch.runtime.chat import LazyChat
 from healthwatch.runtime.clients import SNS_WORST_CASE_S, client, lazy_http_session
 from healthwatch.runtime.config_source import load_config_from_env
 from healthwatch.runtime.hooks import after_run_hooks, slo_burn
+from healthwatch.runtime.invoke import SHARD_ATTEMPTS, LambdaInvoker
+from healthwatch.runtime.regions import remote_regions
 from healthwatch.runtime.secrets import aws_secrets
 from healthwatch.runtime.settings import AwsSettings, settings
 
@@ -48,6 +51,7 @@ def ports(config: Config, env: AwsSettings, secrets: Secrets) -> Ports:
         notifiers=[sns],
         slo=slo_burn(config, table, table),
         after_run=after_run_hooks(config, results=results, history=table, states=table),
+        regions=remote_regions(config),
     )
 
 
@@ -78,27 +82,60 @@ def build(config: Config, env: AwsSettings | None = None) -> Runtime:
 
 @dataclass
 class TierFunction:
-    """The run_tier function: a scheduled event in, one tier run, metrics and a summary out."""
+    """The run_tier function: a scheduled event in, one tier run, metrics and a summary out.
+
+    A scheduled run of a tier with more than `shard_size` checks is shard 0: it queues an
+    invocation of this same function for every other shard, then runs its own checks.
+    """
 
     env: AwsSettings
     runtime: Runtime
     tiers: tuple[str, ...]
     logger: Any
+    invoker: Any = None  # `engine.regions.Invoker` for the other shards
 
     def __call__(self, event: Any, metrics: Any, context: Any = None) -> dict[str, Any]:
         tier = lambda_support.tier_from_event(event, self.tiers)
-        run_id = new_run_id(tier, utcnow())
-        self.logger.append_keys(tier=tier, run_id=run_id)  # on every line, the engine's too
+        shard, run_id = lambda_support.shard_from_event(event)
+        run_id = run_id or new_run_id(tier, utcnow())
+        queued: list[str] = []
+        if shard is None:
+            shard = Shard(0, plan(self.runtime.config, tier))
+            queued = self._fan_out(tier, shard.count, run_id, context)
+        self.logger.append_keys(tier=tier, run_id=run_id, shard=shard.index)  # every line
         try:
-            run = self.runtime.run(tier, run_id=run_id, time_left=lambda_support.time_left(context))
+            run = self.runtime.run(
+                tier, run_id=run_id, time_left=lambda_support.time_left(context), shard=shard
+            )
         except RunError as exc:  # the checks ran; something was not stored or sent
             lambda_support.record_metrics(metrics, exc.run)
+            exc.problems += queued
             self.logger.error("run finished with problems", extra={"problems": exc.problems})
             raise
         lambda_support.record_metrics(metrics, run)
+        if queued:  # this shard's checks ran and were stored; the others' may not run
+            self.logger.error("shards not started", extra={"problems": queued})
+            raise RunError(run, queued)
         summary = run.summary()
         self.logger.info("run finished", extra={"summary": summary})
         return summary
+
+    def _fan_out(self, tier: str, shards: int, run_id: str, context: Any) -> list[str]:
+        """Queue shards 1 to `shards - 1`; the problems of those that could not be queued."""
+        if shards <= 1:
+            return []
+        function = self.env.function_name or getattr(context, "invoked_function_arn", None)
+        if not function or self.invoker is None:
+            return [f"shards 1-{shards - 1}: this function does not know its own name"]
+        problems = []
+        for index in range(1, shards):
+            event = {"tier": tier, "shard": index, "shards": shards, "run_id": run_id}
+            try:
+                self.invoker.invoke_async(function, event)
+            except InvokeError as exc:
+                problems.append(f"shard {index} of {shards} not started: {exc}")
+        self.logger.info("shards queued", extra={"shards": shards, "failed": len(problems)})
+        return problems
 
 
 def tier_function(environ: Mapping[str, str], logger: Any) -> TierFunction:
@@ -109,7 +146,58 @@ def tier_function(environ: Mapping[str, str], logger: Any) -> TierFunction:
     tiers = lambda_support.served_tiers(config, env)
     runtime = build(config, env)
     lambda_support.redact_logs(logger, runtime.secrets)
-    return TierFunction(env, runtime, tiers, logger)
+    invoker = LambdaInvoker(attempts=SHARD_ATTEMPTS)  # this region's Lambda, built at first use
+    return TierFunction(env, runtime, tiers, logger, invoker)
+
+
+@dataclass
+class ProbeFunction:
+    """The probe function of a region that is not the home (`template-probe.yaml`): the
+    checks it is asked for, probed from here with this region's secrets; nothing decided,
+    stored or sent. Its answer is `{"region", "results": [result records]}`."""
+
+    env: AwsSettings
+    config: Config
+    secrets: Secrets
+    session: Any
+    logger: Any
+
+    def __call__(self, event: Any, context: Any = None) -> dict[str, Any]:
+        from healthwatch.engine import probe_checks
+        from healthwatch.runtime.clients import aio_session
+
+        tier, ids, run_id, attempts = lambda_support.probe_request(event, self.config)
+        self.logger.append_keys(tier=tier, run_id=run_id)
+        left = lambda_support.time_left(context)
+        budget = left() + lambda_support.TAIL_RESERVE_S - PROBE_MARGIN_S if left else 1e9
+        results = probe_checks(
+            self.config,
+            tier,
+            ids,
+            run_id=run_id,
+            session=self.session,
+            secrets=self.secrets,
+            open_http=aio_session,
+            budget_s=max(1.0, budget),
+            attempts=attempts,
+        )
+        region = self.env.region or "unknown"
+        self.logger.info("probed", extra={"region": region, "checks": len(results)})
+        return {"region": region, "results": [r.to_dict() for r in results]}
+
+
+# Kept back from the probe function's remaining time to serialise and return its answer.
+PROBE_MARGIN_S = 2.0
+
+
+def probe_function(environ: Mapping[str, str], logger: Any) -> ProbeFunction:
+    """Built once per container, like the tier function; it needs no stores."""
+    lambda_support.route_package_logs(logger)
+    env = settings(environ)
+    config = load_config_from_env(env)
+    secrets = aws_secrets()
+    lambda_support.redact_logs(logger, secrets)
+    return ProbeFunction(env, config, secrets, lazy_http_session(), logger)
 
 
 class ChatFunction:

@@ -108,24 +108,34 @@ def boto_session() -> boto3.session.Session:
         return _session
 
 
-def client(service: str) -> Any:
+def client(
+    service: str,
+    *,
+    region: str | None = None,
+    endpoint_url: str | None = None,
+    read_timeout: float = AWS_READ_TIMEOUT_S,
+    attempts: int = AWS_ATTEMPTS,
+) -> Any:
     """A client with bounded timeouts and standard retries (throttling, 5xx, connection errors).
 
     The endpoint comes from the environment (`AWS_ENDPOINT_URL`), which is how tests and
-    `make invoke-local` point every client at a local moto server.
+    `make invoke-local` point every client at a local moto server; `endpoint_url` and
+    `region` override it for one client (a probe region's Lambda).
     """
     from botocore.config import Config as BotoConfig
     from botocore.exceptions import NoRegionError
 
     config = BotoConfig(
         connect_timeout=AWS_CONNECT_TIMEOUT_S,
-        read_timeout=AWS_READ_TIMEOUT_S,
-        retries={"mode": "standard", "max_attempts": AWS_ATTEMPTS},
+        read_timeout=read_timeout,
+        retries={"mode": "standard", "total_max_attempts": attempts},
         max_pool_connections=16,
         user_agent_extra="healthwatch",
     )
     try:
-        return boto_session().client(service, config=config)  # type: ignore[call-overload]
+        return boto_session().client(  # type: ignore[call-overload]
+            service, config=config, region_name=region, endpoint_url=endpoint_url
+        )
     except NoRegionError:
         raise ConfigError(
             "environment", ["no AWS region: set AWS_REGION (or a region in your AWS profile)"]

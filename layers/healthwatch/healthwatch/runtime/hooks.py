@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from healthwatch.alerting.slo import SloBurnAlerts
+from healthwatch.engine import shards
 from healthwatch.models import TierRun, parse_iso, utcnow
 from healthwatch.storage.keys import STATUS_PAGE_KEY
 from healthwatch.views import reliability, statuspage
@@ -25,8 +26,8 @@ SPOOL_BYTES = 8 << 20  # a status page bigger than this is spooled to disk, not 
 class StatusPageWriter:
     """Fold the run into `status/rollup-{tier}.json`, then write the page.
 
-    Each run reads one rollup per tier and writes its own tier's, whatever the history's
-    length. Two runs of one tier that overlap could lose one run's counts (the results
+    Each run reads one rollup per tier (per shard of a split tier) and writes its own,
+    whatever the history's length; every shard renders the page from all of them. Two runs of one tier that overlap could lose one run's counts (the results
     store has no conditional put); a tier's runs overlapping is already a fault.
     """
 
@@ -45,7 +46,7 @@ class StatusPageWriter:
     def __call__(self, run: TierRun) -> None:
         store = self.results
         now = self.now()
-        key = statuspage.rollup_key(run.tier)
+        key = statuspage.rollup_key(run.tier, run.shard, run.shards)
         doc = statuspage.load_rollup(store.get_document(key), run.tier)
         statuspage.merge(doc, run.results, now, run_id=run.run_id)
         configured = (
@@ -55,11 +56,18 @@ class StatusPageWriter:
         )
         doc["checks"] = {k: v for k, v in doc["checks"].items() if k in configured}
         store.put_document(key, json.dumps(doc).encode(), "application/json")
-        rollups = {run.tier: doc}
+        rollups = {}
         for tier in self.config.tiers:
-            if tier != run.tier:
-                raw = store.get_document(statuspage.rollup_key(tier))
-                rollups[tier] = statuspage.load_rollup(raw, tier)
+            count = run.shards if tier == run.tier else shards.plan(self.config, tier)
+            docs = [
+                doc
+                if (tier, k) == (run.tier, run.shard)
+                else statuspage.load_rollup(
+                    store.get_document(statuspage.rollup_key(tier, k, count)), tier
+                )
+                for k in range(count)
+            ]
+            rollups[tier] = statuspage.combine(docs, tier)
         # Spooled: a small page stays in memory, a big one goes through a temporary file.
         with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as page:
             statuspage.render_into(page, self.config, rollups, now, self.title)

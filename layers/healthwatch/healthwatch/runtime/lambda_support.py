@@ -12,11 +12,14 @@ from healthwatch.errors import ConfigError, UnknownTierError
 
 if TYPE_CHECKING:
     from healthwatch.config import Config
+    from healthwatch.engine.shards import Shard
     from healthwatch.models import TierRun
     from healthwatch.runtime.settings import AwsSettings
     from healthwatch.secrets import Secrets
 
 F = TypeVar("F", bound=Callable[..., Any])
+MAX_SHARDS = 1000  # Lambda's default concurrency per account and region
+MAX_ATTEMPTS = 100  # the config's failure_threshold bound
 
 
 def served_tiers(config: Config, env: AwsSettings) -> tuple[str, ...]:
@@ -67,6 +70,51 @@ def tier_from_event(event: Any, served: Sequence[str]) -> str:
     return tier
 
 
+_RUN_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,80}-\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}Z-[0-9a-f]{4}$")
+
+
+def shard_from_event(event: Any) -> tuple[Shard | None, str | None]:
+    """The shard and run id an invocation by shard 0 carries (`{"tier", "shard", "shards",
+    "run_id"}`); `(None, None)` for a scheduled event. A shard takes `shards` from its event
+    and never recomputes it: the config may have changed since shard 0 split the tier."""
+    from healthwatch.engine.shards import Shard
+
+    if not isinstance(event, Mapping) or "shard" not in event:
+        return None, None
+    index, count, run_id = event.get("shard"), event.get("shards"), event.get("run_id")
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in (index, count)):
+        raise UnknownTierError(f"a shard event needs integer shard and shards: {dict(event)!r}")
+    assert isinstance(index, int) and isinstance(count, int)
+    if not (1 <= count <= MAX_SHARDS and 0 <= index < count):
+        raise UnknownTierError(f"shard {index} of {count} does not exist")
+    if not isinstance(run_id, str) or not _RUN_ID.match(run_id):
+        raise UnknownTierError(f"a shard event needs the run_id of shard 0, got {run_id!r}")
+    return Shard(index, count), run_id
+
+
+def probe_request(
+    event: Any, config: Config
+) -> tuple[str, list[str], str, dict[str, int]]:
+    """`{"tier", "check_ids", "run_id"}` (and the home's optional `attempts` per check), as
+    the home region sends it to a probe function."""
+    if not isinstance(event, Mapping):
+        raise UnknownTierError(f"a probe event is an object, got {type(event).__name__}")
+    tier, ids, run_id = event.get("tier"), event.get("check_ids"), event.get("run_id")
+    if not isinstance(tier, str) or tier not in config.tiers:
+        raise UnknownTierError(f"unknown tier {tier!r} (tiers: {', '.join(config.tiers)})")
+    if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+        raise UnknownTierError("check_ids must be a list of check ids")
+    if not isinstance(run_id, str) or not run_id:
+        raise UnknownTierError("a probe event needs the home's run_id")
+    raw = event.get("attempts") or {}
+    attempts = {
+        str(k): max(1, min(int(v), MAX_ATTEMPTS))
+        for k, v in (raw.items() if isinstance(raw, Mapping) else ())
+        if isinstance(v, int) and not isinstance(v, bool)
+    }
+    return tier, ids, run_id, attempts
+
+
 def _tier_of_rules(resources: Sequence[str], tiers: Sequence[str]) -> str | None:
     for arn in resources:
         name = arn.rsplit("/", 1)[-1].lower()
@@ -99,7 +147,9 @@ def record_metrics(metrics: Any, run: TierRun) -> None:
 
     counts = run.counts()
     metrics.add_dimension("tier", run.tier)
-    metrics.add_metric("Heartbeat", MetricUnit.Count, 1)
+    # Each shard reports its share: a period's sum is 1 only when every shard ran (the
+    # heartbeat alarm, a Sum under 1, sees a shard that never ran).
+    metrics.add_metric("Heartbeat", MetricUnit.Count, 1 / run.shards)
     metrics.add_metric("TierDuration", MetricUnit.Milliseconds, run.duration_ms)
     metrics.add_metric("ChecksDown", MetricUnit.Count, counts["down"])
     metrics.add_metric("ChecksDegraded", MetricUnit.Count, counts["degraded"])

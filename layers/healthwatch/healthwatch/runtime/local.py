@@ -13,6 +13,7 @@ from healthwatch.runtime import Runtime
 from healthwatch.runtime.chat import chat_destinations
 from healthwatch.runtime.clients import lazy_http_session
 from healthwatch.runtime.hooks import after_run_hooks, slo_burn
+from healthwatch.runtime.regions import remote_regions
 from healthwatch.secrets import Secrets
 from healthwatch.storage.local import LocalStore
 
@@ -59,6 +60,7 @@ def build(
         slo=slo_burn(config, store, store),
         after_run=after_run_hooks(config, results=store, history=store, states=store),
         owner_gone=process_gone,
+        regions=remote_regions(config, local=True),
     )
     return Runtime(config, secrets, session, ports)
 

@@ -55,6 +55,9 @@ class AwsSettings(BaseModel):
     # `healthwatch query --backend aws`: where Athena runs and writes its answers.
     glue_database: str = Field("healthwatch", alias="GLUE_DATABASE", pattern=r"^[a-z0-9_]{1,255}$")
     athena_workgroup: str = Field("primary", alias="ATHENA_WORKGROUP", min_length=1)
+    # Set by Lambda: the function a tier's shards are invoked on, and where it probes from.
+    function_name: str | None = Field(None, alias="AWS_LAMBDA_FUNCTION_NAME")
+    region: str | None = Field(None, alias="AWS_REGION")
 
     @field_validator("tiers", mode="before")
     @classmethod

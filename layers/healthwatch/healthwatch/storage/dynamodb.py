@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from healthwatch.errors import ConflictError, StoreError
 from healthwatch.models import AlertState, Outcomes, Result, TierRun, iso, utcnow
+from healthwatch.storage.keys import shard_suffix
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -40,7 +41,8 @@ class DynamoStore:
     - `check#{id}` / `result#{started_at}`: a compact result, expiring `history_days` after
       it is written (TTL on `expires_at`);
     - `check#{id}` / `state`: the alert state as JSON, guarded by `version`;
-    - `tier#{tier}` / `run#{started_at}`: the run summary.
+    - `tier#{tier}` / `run#{started_at}`: the run summary (`run#{started_at}#{shard}` for a
+      shard of a split tier).
     """
 
     def __init__(
@@ -340,7 +342,7 @@ def _rollup_item(run: TierRun, expires: int) -> dict[str, Any]:
     body = json.dumps(Outcomes.of(run).to_dict(), separators=(",", ":")).encode()
     return {
         "pk": tier_pk(run.tier),
-        "sk": f"outcomes#{run.started_at}#{run.run_id}",
+        "sk": f"outcomes#{run.started_at}#{run.run_id}{shard_suffix(run, '#')}",
         "expires_at": expires,
         "outcomes": zlib.compress(body, 6),
     }
@@ -349,7 +351,7 @@ def _rollup_item(run: TierRun, expires: int) -> dict[str, Any]:
 def _run_item(run: TierRun, expires: int) -> dict[str, Any]:
     return {
         "pk": tier_pk(run.tier),
-        "sk": f"run#{run.started_at}",
+        "sk": f"run#{run.started_at}{shard_suffix(run, '#')}",
         "expires_at": expires,
         **run.summary(),
     }

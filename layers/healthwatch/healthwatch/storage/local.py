@@ -20,7 +20,7 @@ from healthwatch.storage.keys import (
     ROLLUPS_PREFIX,
     jsonl,
     latest_document,
-    latest_key,
+    latest_run_key,
     result_key,
     rollup_key,
 )
@@ -65,7 +65,7 @@ class LocalStore:
         return key
 
     def write_latest(self, run: TierRun) -> None:
-        atomic_write(self.root / latest_key(run.tier), latest_document(run))
+        atomic_write(self.root / latest_run_key(run), latest_document(run))
 
     def put_document(self, key: str, body: bytes | BinaryIO, content_type: str) -> None:
         atomic_write(self._path(key), body)

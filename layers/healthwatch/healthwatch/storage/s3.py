@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from healthwatch.models import TierRun
-from healthwatch.storage.keys import jsonl, latest_document, latest_key, result_key
+from healthwatch.storage.keys import jsonl, latest_document, latest_run_key, result_key
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -29,7 +29,7 @@ class S3ResultStore:
     def write_latest(self, run: TierRun) -> None:
         self.client.put_object(
             Bucket=self.bucket,
-            Key=latest_key(run.tier),
+            Key=latest_run_key(run),
             Body=latest_document(run),
             ContentType="application/json",
             CacheControl="no-cache",

@@ -28,8 +28,10 @@ ROLLUP_VERSION = 1
 TITLE = "Service status"
 
 
-def rollup_key(tier: str) -> str:
-    return f"status/rollup-{tier}.json"
+def rollup_key(tier: str, shard: int = 0, shards: int = 1) -> str:
+    """One rollup per tier; a split tier keeps one per shard (`rollup-{tier}.shard-{k}.json`),
+    each written by its own shard only, so two shards finishing at once lose nothing."""
+    return f"status/rollup-{tier}.shard-{shard}.json" if shards > 1 else f"status/rollup-{tier}.json"
 
 
 # -- rollup: what the page needs, kept per tier so each run reads and writes O(1) -------------
@@ -115,6 +117,43 @@ def merge(
         c["days"] = {d: n for d, n in sorted(c["days"].items()) if d >= oldest}
     doc["updated_at"] = iso(now)
     return doc
+
+
+def combine(docs: list[dict[str, Any]], tier: str) -> dict[str, Any]:
+    """The shards' rollups of one tier as one. A check moved between shards (the tier grew,
+    or `shard_size` changed) is in more than one: its day counts add up (each result was
+    counted by one shard only), and the newest state, latencies and incidents win."""
+    docs = [d for d in docs if d["checks"] or d["runs"]]
+    if len(docs) <= 1:
+        return docs[0] if docs else empty_rollup(tier)
+    out = empty_rollup(tier)
+    out["updated_at"] = max((d["updated_at"] or "" for d in docs), default=None) or None
+    out["runs"] = sorted({r for d in docs for r in d["runs"]})[-RUN_IDS_KEPT:]
+    checks: dict[str, Any] = out["checks"]
+    for doc in docs:
+        for cid, c in doc["checks"].items():
+            have = checks.get(cid)
+            if have is None:
+                checks[cid] = c
+                continue
+            days = dict(have["days"])
+            for day, counts in c["days"].items():
+                base = days.get(day, {})
+                days[day] = {k: base.get(k, 0) + counts.get(k, 0) for k in {*base, *counts}}
+            newer, older = (c, have) if _last_at(c) > _last_at(have) else (have, c)
+            checks[cid] = {
+                **newer,
+                "days": dict(sorted(days.items())),
+                "latency": sorted(older["latency"] + newer["latency"])[-LATENCY_POINTS:],
+                "incidents": sorted(
+                    older["incidents"] + newer["incidents"], key=lambda i: i["started_at"]
+                )[-INCIDENTS_KEPT:],
+            }
+    return out
+
+
+def _last_at(check: Mapping[str, Any]) -> str:
+    return str((check.get("last") or {}).get("at") or "")
 
 
 def build_rollups(records: Iterable[Result], now: datetime) -> dict[str, dict[str, Any]]:
