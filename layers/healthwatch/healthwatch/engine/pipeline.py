@@ -137,8 +137,9 @@ def run_tier(
         }
         calls = Calls(ports.regions, payload, deadline)
     results = probe_all(ctx, checks, known)
+    if config.regions:
+        vote(config.regions[0].name, config.quorum, results, calls.collect() if calls else [])
     if calls is not None:
-        vote(config.regions[0].name, config.quorum, results, calls.collect())
         if on_result is not None:
             for result in results:
                 on_result(_shown(result, secrets))
