@@ -45,7 +45,7 @@ lint: $(STAMP) $(CHECKOV)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	$(CHECKOV) -f template.yaml --framework cloudformation --compact --quiet --skip-download
+	$(CHECKOV) -f template.yaml -f template-probe.yaml --framework cloudformation --compact --quiet --skip-download
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_engine.py

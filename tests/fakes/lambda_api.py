@@ -165,9 +165,7 @@ class LambdaApi:
         name = name.split("function:", 1)[-1].split(":", 1)[0]  # an ARN, maybe qualified
         fn = self.functions.get(name)
         if fn is None:
-            return _error(
-                404, "ResourceNotFoundException", f"Function not found: {self.arn(name)}"
-            )
+            return _error(404, "ResourceNotFoundException", f"Function not found: {self.arn(name)}")
         if kind not in ("RequestResponse", "Event", "DryRun"):
             return _error(400, "InvalidParameterValueException", f"bad type {kind}")
         if fn.throttle:

@@ -20,6 +20,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
+PROBE_TEMPLATE = ROOT / "template-probe.yaml"
 REGION = "us-east-1"
 CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -88,7 +89,7 @@ class MotoServer:
         """The variables that point boto3 (and so the package) at this server."""
         return {"AWS_ENDPOINT_URL": self.url, **CREDENTIALS}
 
-    def client(self, service: str) -> Any:
+    def client(self, service: str, region: str = REGION) -> Any:
         """A client of this server (one boto3 session: service models are loaded once)."""
         import boto3
 
@@ -99,7 +100,7 @@ class MotoServer:
                 aws_session_token="testing",
                 region_name=REGION,
             )
-        return self._session.client(service, endpoint_url=self.url)
+        return self._session.client(service, endpoint_url=self.url, region_name=region)
 
 
 # -- the template ------------------------------------------------------------------------------
@@ -249,13 +250,21 @@ def references(value: Any) -> set[str]:
 
 
 def deploy_stack(
-    server: MotoServer, name: str = "healthwatch", parameters: Mapping[str, str] | None = None
+    server: MotoServer,
+    name: str = "healthwatch",
+    parameters: Mapping[str, str] | None = None,
+    template_path: Path = TEMPLATE,
+    region: str = REGION,
 ) -> Stack:
-    """Upload the code, translate the template, `CreateStack` in moto, then `fill_gaps`."""
-    s3 = server.client("s3")
-    bucket = f"{name}-deployment"
-    s3.create_bucket(Bucket=bucket)
-    sam = load_template()
+    """Upload the code, translate the template, `CreateStack` in moto (in `region`), then
+    `fill_gaps` (the main template's)."""
+    s3 = server.client("s3", region)
+    bucket = f"{name}-deployment-{region}"
+    if region == "us-east-1":
+        s3.create_bucket(Bucket=bucket)
+    else:
+        s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region})
+    sam = load_template(template_path)
     code = {}
     for logical_id, uri in code_locations(sam).items():
         is_layer = "ContentUri" in sam["Resources"][logical_id]["Properties"]
@@ -264,7 +273,7 @@ def deploy_stack(
         code[logical_id] = (bucket, f"{logical_id}.zip")
     template = translate(sam, parameters, code)
     creatable, left_out = for_moto(template)
-    cfn = server.client("cloudformation")
+    cfn = server.client("cloudformation", region)
     cfn.create_stack(
         StackName=name,
         TemplateBody=json.dumps(creatable),
@@ -283,7 +292,8 @@ def deploy_stack(
         raise RuntimeError(f"stack {name}: {described['StackStatus']}")
     outputs = {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
     stack = Stack(name, outputs, resources, template, left_out)
-    fill_gaps(server, stack)
+    if template_path == TEMPLATE:
+        fill_gaps(server, stack)
     return stack
 
 

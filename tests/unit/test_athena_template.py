@@ -264,6 +264,8 @@ def test_run_function_errors_alarm(template):
 
 
 def test_a_missing_heartbeat_for_two_periods_alarms(template, emitted):
+    from healthwatch.runtime.lambda_support import MAX_SHARDS
+
     env = template["Globals"]["Function"]["Environment"]["Variables"]
     heartbeats = {}
     for name, a in alarms(template).items():
@@ -275,7 +277,12 @@ def test_a_missing_heartbeat_for_two_periods_alarms(template, emitted):
         assert a["Namespace"] == env["POWERTOOLS_METRICS_NAMESPACE"]
         assert a["TreatMissingData"] == "breaching"
         assert a["EvaluationPeriods"] == 2 and a["DatapointsToAlarm"] == 2
-        assert a["ComparisonOperator"] == "LessThanThreshold" and a["Threshold"] == 1
+        # Each shard reports 1/shards: a period's Sum is under the threshold as soon as
+        # one shard of up to MAX_SHARDS did not run, and not under it when all did.
+        assert a["ComparisonOperator"] == "LessThanThreshold" and a["Statistic"] == "Sum"
+        assert sum([1 / MAX_SHARDS] * MAX_SHARDS) >= a["Threshold"]
+        assert sum([1 / MAX_SHARDS] * (MAX_SHARDS - 1)) < a["Threshold"] < 1
+        assert sum([1 / 3] * 3) >= a["Threshold"] > sum([1 / 3] * 2)
         heartbeats[dims["tier"]] = a["Period"]["Ref"]
     assert set(heartbeats) == {"quick", "integrations", "comprehensive"}
     # Each period parameter's default is its schedule's default period.

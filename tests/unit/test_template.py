@@ -229,3 +229,43 @@ def test_every_checkov_suppression_says_why():
         assert skip["id"].startswith("CKV_"), (name, skip)
         comment = skip.get("comment") or ""
         assert len(comment) > 40 and "\n" not in comment, (name, skip)
+
+
+def test_the_probe_template_lints_clean_as_sam_and_translated():
+    from tests.fakes.moto_server import PROBE_TEMPLATE
+
+    assert lint(PROBE_TEMPLATE.read_text(encoding="utf-8")) == []
+    assert lint(translate(load_template(PROBE_TEMPLATE))) == []
+
+
+def test_the_run_functions_may_invoke_their_shards_and_the_probe_regions_only(cfn):
+    for function, _ in TIERS.values():
+        role = cfn["Resources"][function]["Properties"]["Role"]["Fn::GetAtt"][0]
+        invoking = [s for s in statements(cfn, role) if "lambda:InvokeFunction" in str(s["Action"])]
+        assert len(invoking) == 1
+        [statement] = invoking
+        resources = [r["Fn::Sub"] for r in statement["Resource"]]
+        # Its own stack's run functions, in its own region (the shards of a split tier)
+        assert any(
+            "${AWS::Region}" in r and r.endswith(":function:${AWS::StackName}-Run*")
+            for r in resources
+        )
+        # and the probe function by its name in any region of the account, nothing else
+        assert any(
+            r.endswith(":lambda:*:${AWS::AccountId}:function:${ProbeFunctionName}")
+            for r in resources
+        )
+        assert len(resources) == 2
+
+
+def test_the_probe_function_is_named_as_the_config_expects(sam):
+    from healthwatch.config.schema import DEFAULT_PROBE_FUNCTION
+
+    from tests.fakes.moto_server import PROBE_TEMPLATE
+
+    probe = load_template(PROBE_TEMPLATE)
+    assert probe["Parameters"]["ProbeFunctionName"]["Default"] == DEFAULT_PROBE_FUNCTION
+    assert sam["Parameters"]["ProbeFunctionName"]["Default"] == DEFAULT_PROBE_FUNCTION
+    fn = probe["Resources"]["ProbeFunction"]["Properties"]
+    assert fn["FunctionName"] == {"Ref": "ProbeFunctionName"}
+    assert fn["CodeUri"] == "functions/probe/" and fn["Handler"] == "app.handler"

@@ -17,8 +17,7 @@ from typing import TYPE_CHECKING, TypeVar
 from healthwatch.alerting.dispatch import DEFAULT_LEASE_S, Claims, Decide, Dispatcher
 from healthwatch.alerting.maintenance import active_window
 from healthwatch.alerting.silences import SILENCES_ID, Silence, covering, silences_in
-from healthwatch.alerting.state import apply
-from healthwatch.alerting.state import attempts_allowed
+from healthwatch.alerting.state import apply, attempts_allowed
 from healthwatch.engine.regions import Calls, RemoteRegion, vote
 from healthwatch.engine.scheduler import RunContext, probe_all
 from healthwatch.engine.shards import Shard, select
@@ -139,10 +138,9 @@ def run_tier(
     results = probe_all(ctx, checks, known)
     if config.regions:
         vote(config.regions[0].name, config.quorum, results, calls.collect() if calls else [])
-    if calls is not None:
-        if on_result is not None:
-            for result in results:
-                on_result(_shown(result, secrets))
+    if calls is not None and on_result is not None:  # once the regions voted
+        for result in results:
+            on_result(_shown(result, secrets))
     if secrets.knows_any():  # a run that resolved no secret has nothing to take out
         results = [Result.from_dict(secrets.redact_obj(r.to_dict())) for r in results]
     duration_ms = round((time.monotonic() - t0) * 1000, 1)

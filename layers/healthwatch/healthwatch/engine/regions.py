@@ -102,9 +102,12 @@ def parse_answer(region: str, body: Any) -> Answer:
         return Answer(region, problem="the answer has no results")
     records = {}
     for record in body["results"]:
-        if isinstance(record, Mapping) and isinstance(record.get("check_id"), str):
-            if record.get("status") in ("up", "degraded", "down"):
-                records[record["check_id"]] = dict(record)
+        if (
+            isinstance(record, Mapping)
+            and isinstance(record.get("check_id"), str)
+            and record.get("status") in ("up", "degraded", "down")
+        ):
+            records[record["check_id"]] = dict(record)
     return Answer(region, records)
 
 
@@ -113,7 +116,9 @@ def _view(status: str, latency: Any, error: Any) -> dict[str, Any]:
     return {"status": status, "latency_ms": latency_ms, "error": error if error else None}
 
 
-def vote(home: str, quorum: int | None, results: Sequence[Result], answers: Sequence[Answer]) -> None:
+def vote(
+    home: str, quorum: int | None, results: Sequence[Result], answers: Sequence[Answer]
+) -> None:
     """Set each result's `details.regions` and, with a quorum, its status by the vote.
 
     `down` when at least `quorum` regions saw it down (its error names them); `degraded`

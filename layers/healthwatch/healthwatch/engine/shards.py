@@ -65,4 +65,6 @@ def select(items: Sequence[T], ids: Sequence[str], shard: Shard) -> list[T]:
     """The items (checks, by their ids) that belong to `shard`."""
     if not shard.split:
         return list(items)
-    return [item for item, i in zip(items, ids, strict=True) if shard_of(i, shard.count) == shard.index]
+    return [
+        item for item, i in zip(items, ids, strict=True) if shard_of(i, shard.count) == shard.index
+    ]

@@ -107,7 +107,10 @@ class Runtime:
             undelivered=[a for r in runs for a in r.undelivered],
         )
         problems = [
-            f"shard {o.run.shard}: {p}" for o in outcomes if isinstance(o, RunError) for p in o.problems
+            f"shard {o.run.shard}: {p}"
+            for o in outcomes
+            if isinstance(o, RunError)
+            for p in o.problems
         ]
         if problems:
             raise RunError(whole, problems)

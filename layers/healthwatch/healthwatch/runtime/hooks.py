@@ -27,8 +27,9 @@ class StatusPageWriter:
     """Fold the run into `status/rollup-{tier}.json`, then write the page.
 
     Each run reads one rollup per tier (per shard of a split tier) and writes its own,
-    whatever the history's length; every shard renders the page from all of them. Two runs of one tier that overlap could lose one run's counts (the results
-    store has no conditional put); a tier's runs overlapping is already a fault.
+    whatever the history's length; every shard renders the page from all of them. Two
+    runs of one tier that overlap could lose one run's counts (the results store has no
+    conditional put); a tier's runs overlapping is already a fault.
     """
 
     def __init__(

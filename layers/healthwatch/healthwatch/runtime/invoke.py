@@ -95,7 +95,9 @@ def _message(body: bytes) -> str:
     except ValueError:
         return body[:200].decode("utf-8", "replace")
     if isinstance(doc, dict):
-        return str(doc.get("errorType") or "") + (": " if doc.get("errorType") else "") + str(
-            doc.get("errorMessage") or ""
+        return (
+            str(doc.get("errorType") or "")
+            + (": " if doc.get("errorType") else "")
+            + str(doc.get("errorMessage") or "")
         )
     return str(doc)[:200]

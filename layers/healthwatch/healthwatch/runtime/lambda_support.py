@@ -92,9 +92,7 @@ def shard_from_event(event: Any) -> tuple[Shard | None, str | None]:
     return Shard(index, count), run_id
 
 
-def probe_request(
-    event: Any, config: Config
-) -> tuple[str, list[str], str, dict[str, int]]:
+def probe_request(event: Any, config: Config) -> tuple[str, list[str], str, dict[str, int]]:
     """`{"tier", "check_ids", "run_id"}` (and the home's optional `attempts` per check), as
     the home region sends it to a probe function."""
     if not isinstance(event, Mapping):

@@ -31,7 +31,9 @@ TITLE = "Service status"
 def rollup_key(tier: str, shard: int = 0, shards: int = 1) -> str:
     """One rollup per tier; a split tier keeps one per shard (`rollup-{tier}.shard-{k}.json`),
     each written by its own shard only, so two shards finishing at once lose nothing."""
-    return f"status/rollup-{tier}.shard-{shard}.json" if shards > 1 else f"status/rollup-{tier}.json"
+    return (
+        f"status/rollup-{tier}.shard-{shard}.json" if shards > 1 else f"status/rollup-{tier}.json"
+    )
 
 
 # -- rollup: what the page needs, kept per tier so each run reads and writes O(1) -------------
