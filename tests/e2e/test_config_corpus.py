@@ -180,6 +180,40 @@ CASES: dict[str, tuple[str | bytes, list[str]]] = {
         ),
         ["maintenance[0].checks", "unknown check 'nope'"],
     ),
+    # -- scale: shards and regions
+    "shard size zero": (
+        config(head=HEAD.replace("rate(15 minutes)}", "rate(15 minutes), shard_size: 0}")),
+        ["line 3", "shard_size", "greater than or equal to 1"],
+    ),
+    "shard size not a number": (
+        config(head=HEAD.replace("rate(15 minutes)}", "rate(15 minutes), shard_size: many}")),
+        ["shard_size", "integer"],
+    ),
+    "quorum above the regions": (
+        config(tail="regions: [us-east-1, eu-west-1]\nquorum: 3\n"),
+        ["quorum", "more than the 2 regions"],
+    ),
+    "quorum without regions": (config(tail="quorum: 2\n"), ["quorum", "needs `regions`"]),
+    "quorum zero": (
+        config(tail="regions: [us-east-1]\nquorum: 0\n"),
+        ["quorum", "greater than or equal to 1"],
+    ),
+    "duplicate region": (
+        config(tail="regions: [us-east-1, us-east-1]\n"),
+        ["regions[1].name", "duplicate region 'us-east-1'"],
+    ),
+    "region endpoint that is not a url": (
+        config(tail="regions: [us-east-1, {name: eu-west-1, endpoint_url: 'eu.example'}]\n"),
+        ["line 6", "regions[1].endpoint_url", "http"],
+    ),
+    "region with an unknown key": (
+        config(tail="regions: [us-east-1, {name: eu-west-1, endpoint: 'http://x'}]\n"),
+        ["regions[1].endpoint", "unknown key"],
+    ),
+    "region name with capitals": (
+        config(tail="regions: [US-EAST-1]\n"),
+        ["regions[0].name", "must match"],
+    ),
 }
 
 
