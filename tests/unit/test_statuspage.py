@@ -297,3 +297,33 @@ def test_the_page_links_each_check_to_its_runbook_and_dashboards():
     page = render(config, build_rollups(records, NOW), NOW)
     assert 'href="https://wiki.example.com/rb?a=1&amp;b=2"' in page  # escaped, once
     assert 'href="https://logs.example.com/api"' in page
+
+
+def test_a_split_tier_renders_its_page_at_shard_zero_and_at_the_last_shard(tmp_path):
+    config = parse_config(CONFIG.replace("description: Production endpoints", "shard_size: 1"))
+    store = LocalStore(tmp_path)
+    writer = StatusPageWriter(config, store, now=lambda: NOW)
+
+    def shard(index: int, check: str, status: str = "up") -> TierRun:
+        results = [rec(check, NOW, status)]
+        return TierRun("quick-r1", "quick", iso(NOW), 1.0, results, shard=index, shards=2)
+
+    def page() -> str | None:
+        raw = store.get_document(STATUS_PAGE_KEY)
+        return raw.decode() if raw else None
+
+    # Shard 1 finishes first: shard 0 has not folded the run in, so no page yet
+    writer(shard(1, "web"))
+    assert page() is None
+    assert json.loads(store.get_document(rollup_key("quick", 1, 2)))["runs"] == ["quick-r1"]
+    # Shard 0 renders it, with both shards' checks
+    writer(shard(0, "api", "down"))
+    assert 'data-check="api" data-status="down"' in page()
+    assert 'data-check="web" data-status="up"' in page()
+    # The next run: shard 0 first renders what it has, and shard 1, now last, renders again
+    later = TierRun("quick-r2", "quick", iso(NOW), 1.0, [rec("api", NOW)], shard=0, shards=2)
+    writer(later)
+    assert 'data-check="api" data-status="up"' in page()
+    last = TierRun("quick-r2", "quick", iso(NOW), 1.0, [rec("web", NOW, "down")], shard=1, shards=2)
+    writer(last)
+    assert 'data-check="web" data-status="down"' in page()

@@ -6,7 +6,7 @@ import json
 import tempfile
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from healthwatch.alerting.slo import SloBurnAlerts
 from healthwatch.engine import shards
@@ -27,7 +27,7 @@ class StatusPageWriter:
     """Fold the run into `status/rollup-{tier}.json`, then write the page.
 
     Each run reads one rollup per tier (per shard of a split tier) and writes its own,
-    whatever the history's length; every shard renders the page from all of them. Two
+    whatever the history's length. Two
     runs of one tier that overlap could lose one run's counts (the results store has no
     conditional put); a tier's runs overlapping is already a fault.
     """
@@ -57,23 +57,30 @@ class StatusPageWriter:
         )
         doc["checks"] = {k: v for k, v in doc["checks"].items() if k in configured}
         store.put_document(key, json.dumps(doc).encode(), "application/json")
-        rollups = {}
+        own = [
+            doc if k == run.shard else self._rollup(run.tier, k, run.shards)
+            for k in range(run.shards)
+        ]
+        # A split tier's page is rendered by shard 0 (so it is rendered even when a shard
+        # never runs) and by the shard that finds every shard's rollup has this run (so
+        # the page has the whole run): at most twice per run, not once per shard.
+        if run.shard != 0 and not all(run.run_id in d["runs"] for d in own):
+            return
+        rollups = {run.tier: statuspage.combine(own, run.tier)}
         for tier in self.config.tiers:
-            count = run.shards if tier == run.tier else shards.plan(self.config, tier)
-            docs = [
-                doc
-                if (tier, k) == (run.tier, run.shard)
-                else statuspage.load_rollup(
-                    store.get_document(statuspage.rollup_key(tier, k, count)), tier
-                )
-                for k in range(count)
-            ]
-            rollups[tier] = statuspage.combine(docs, tier)
+            if tier != run.tier:
+                count = shards.plan(self.config, tier)
+                docs = [self._rollup(tier, k, count) for k in range(count)]
+                rollups[tier] = statuspage.combine(docs, tier)
         # Spooled: a small page stays in memory, a big one goes through a temporary file.
         with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as page:
             statuspage.render_into(page, self.config, rollups, now, self.title)
             page.seek(0)
             store.put_document(STATUS_PAGE_KEY, page, "text/html; charset=utf-8")
+
+    def _rollup(self, tier: str, shard: int, shards: int) -> dict[str, Any]:
+        raw = self.results.get_document(statuspage.rollup_key(tier, shard, shards))
+        return statuspage.load_rollup(raw, tier)
 
 
 class ReliabilityLog:
@@ -96,8 +103,8 @@ class ReliabilityLog:
 
     def __call__(self, run: TierRun) -> None:
         store = self.results
-        if run.tier != reliability.report_tier(self.config):
-            return
+        if run.tier != reliability.report_tier(self.config) or run.shard != 0:
+            return  # one report per run of the report tier: shard 0's
         now = self.now()
         raw = store.get_document(reliability.SNAPSHOT_KEY)
         previous = json.loads(raw) if raw else None
