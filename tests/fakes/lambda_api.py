@@ -20,6 +20,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -60,13 +61,18 @@ class Invocation:
     finished: threading.Event = field(default_factory=threading.Event, repr=False)
 
 
+class InitError(Exception):
+    """The handler file failed at import (Lambda's `Runtime.InitError`)."""
+
+
 class _Worker:
     def __init__(self, handler: Path, env: dict[str, str]) -> None:
+        self.log = tempfile.TemporaryFile()  # the function's log (its stderr)
         self.proc = subprocess.Popen(  # noqa: S603 - our own worker script
             [sys.executable, str(WORKER), str(handler)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
+            stderr=self.log,
             env=env,
             text=True,
             cwd=ROOT,
@@ -74,7 +80,10 @@ class _Worker:
         assert self.proc.stdout is not None
         first = self.proc.stdout.readline()
         if not first:
-            raise RuntimeError(f"the worker of {handler} died at its cold start")
+            self.proc.wait()
+            self.log.seek(0)
+            tail = self.log.read().decode("utf-8", "replace").strip().splitlines()[-1:]
+            raise InitError(tail[0] if tail else f"exit {self.proc.returncode}")
 
     def call(self, request: dict[str, Any]) -> dict[str, Any]:
         assert self.proc.stdin is not None and self.proc.stdout is not None
@@ -91,6 +100,7 @@ class _Worker:
         if self.proc.poll() is None:
             self.proc.kill()
         self.proc.wait()
+        self.log.close()
 
 
 class LambdaApi:
@@ -140,7 +150,11 @@ class LambdaApi:
             if fn.fail is not None:
                 call.error = {"errorType": "RuntimeError", "errorMessage": fn.fail}
                 return
-            worker = self._take(name, fn)
+            try:
+                worker = self._take(name, fn)
+            except InitError as exc:
+                call.error = {"errorType": "Runtime.InitError", "errorMessage": str(exc)}
+                return
             request = {
                 "event": call.event,
                 "request_id": str(uuid.uuid4()),

@@ -58,13 +58,49 @@ MOTO_GAPS = {
 }
 
 
+def one_dynamodb_call_at_a_time(app: Any) -> Any:
+    """moto's DynamoDB is not safe for concurrent writers: TransactWriteItems deep-copies
+    the table while other request threads change it ("dictionary changed size during
+    iteration", a 500). DynamoDB itself is, so the server takes its calls one at a time
+    (shards in separate processes write the one table at once)."""
+    import threading
+
+    lock = threading.Lock()
+
+    def serve(environ: dict[str, Any], start_response: Any) -> Any:
+        if environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB_"):
+            with lock:
+                return list(app(environ, start_response))
+        return app(environ, start_response)
+
+    return serve
+
+
 class MotoServer:
     """`moto.server.ThreadedMotoServer` on 127.0.0.1 and a free port; start, stop, reset."""
 
     def __init__(self) -> None:
+        from moto.moto_server import threaded_moto_server
         from moto.server import ThreadedMotoServer
 
-        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        class Server(ThreadedMotoServer):
+            def _server_entry(self) -> None:
+                from werkzeug.serving import make_server
+
+                app = threaded_moto_server.DomainDispatcherApplication(
+                    threaded_moto_server.create_backend_app
+                )
+                self._server = make_server(
+                    self._ip_address,
+                    self._port,
+                    one_dynamodb_call_at_a_time(app),
+                    True,
+                    request_handler=threaded_moto_server.MotoRequestHandler,
+                )
+                self._server_ready_event.set()
+                self._server.serve_forever()
+
+        self._server = Server(ip_address="127.0.0.1", port=0, verbose=False)
         self.url = ""
         self._session: Any = None
 

@@ -153,3 +153,18 @@ def test_shipped_config_covers_hotdash_services():
     text = " ".join(mcp.conditions)
     assert "errorRate" in text and "len([BODY].tools)" in text and "[RESPONSE_TIME]" in text
     assert set(cfg.tiers) == {"quick", "integrations", "comprehensive"}
+
+
+def test_a_big_config_written_out_in_full_is_not_an_alias_bomb():
+    # 25,000 checks (a sharded tier) hold far more than 200,000 values, none from aliases
+    from healthwatch.config.loader import MAX_EXPANDED_NODES
+    from healthwatch.runtime.config_source import parse_config
+
+    checks = "".join(
+        f'  - {{id: c-{i}, tier: quick, url: "http://127.0.0.1:9/{i}", '
+        f'conditions: ["[STATUS] == 200", "[BODY].status == ok"]}}\n'
+        for i in range(25_000)
+    )
+    text = "tiers:\n  quick: {schedule: rate(15 minutes), shard_size: 2000}\nchecks:\n" + checks
+    assert 25_000 * 10 > MAX_EXPANDED_NODES
+    assert len(parse_config(text).checks) == 25_000

@@ -14,8 +14,10 @@ from healthwatch.config.schema import Check, Config, Defaults, Plugins, format_l
 from healthwatch.errors import ConfigError
 from healthwatch.secrets import reference_problems
 
-MAX_CONFIG_BYTES = 4 << 20  # a config of 10,000 checks is about 2 MB
-MAX_EXPANDED_NODES = 200_000  # what aliases may expand to: a bomb stops here, not in memory
+MAX_CONFIG_BYTES = 16 << 20  # a config of 10,000 checks is about 2 MB (sharded tiers: more)
+# What aliases may add to the values written in the file: a bomb stops here, not in
+# memory, while a big config written out in full (20,000 checks) is not refused for its size.
+MAX_EXPANDED_NODES = 200_000
 
 
 def load_config(path: str | Path, plugins: Plugins) -> Config:
@@ -120,6 +122,8 @@ def _walk(root: yaml.Node, want_index: bool = True) -> tuple[dict[tuple[Any, ...
     problems: list[str] = []
     sizes: dict[int, int] = {}
 
+    limit = MAX_EXPANDED_NODES  # set to the written values plus that, once they are counted
+
     def size(node: yaml.Node) -> int:
         known = sizes.get(id(node))
         if known is not None:
@@ -130,10 +134,11 @@ def _walk(root: yaml.Node, want_index: bool = True) -> tuple[dict[tuple[Any, ...
             total += sum(size(k) + size(v) for k, v in node.value)
         elif isinstance(node, yaml.SequenceNode):
             total += sum(size(item) for item in node.value)
-        sizes[id(node)] = min(total, MAX_EXPANDED_NODES + 1)
+        sizes[id(node)] = min(total, limit + 1)
         return sizes[id(node)]
 
     seen: set[int] = set()
+    keys = 0
     stack: list[tuple[yaml.Node, tuple[Any, ...]]] = [(root, ())]
     while stack:
         node, path = stack.pop()
@@ -141,6 +146,7 @@ def _walk(root: yaml.Node, want_index: bool = True) -> tuple[dict[tuple[Any, ...
             continue
         seen.add(id(node))
         if isinstance(node, yaml.MappingNode):
+            keys += len(node.value)
             first: dict[Any, int] = {}
             for key_node, value_node in node.value:
                 key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
@@ -162,7 +168,8 @@ def _walk(root: yaml.Node, want_index: bool = True) -> tuple[dict[tuple[Any, ...
                 if want_index:
                     index.setdefault((*path, i), item.start_mark.line + 1)
                 stack.append((item, (*path, i)))
-    if size(root) > MAX_EXPANDED_NODES:
+    limit = len(seen) + keys + MAX_EXPANDED_NODES  # every value and key written, and that
+    if size(root) > limit:
         problems.append(
             f"line {root.start_mark.line + 1}: aliases expand to more than "
             f"{MAX_EXPANDED_NODES:,} values: refused"

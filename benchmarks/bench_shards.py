@@ -1,0 +1,196 @@
+"""A split tier's shards as separate processes, beside one shard alone, in one run.
+
+The run-tier function (`benchmarks/local_tier_app.py`: the real `TierFunction` over the
+local backend's stores in one shared data directory) is served by a local server speaking
+Lambda's Invoke API (tests/fakes/lambda_api.py), each invocation in its own worker
+process, as Lambda runs each in its own container. The schedule's event goes to shard 0,
+which queues the others as `Event` invocations of the same function.
+
+Measured, against one loopback target answering after 100 ms:
+- one shard: a tier of `--shard-size` checks (one invocation);
+- the split tier: `--checks` checks in shards of `--shard-size` (ten by default);
+and the ratio of their wall times (from the schedule's invoke to the last shard's end),
+with the checks stored and the alerts raised counted from the data directory: every
+result stored once, one alert per down check (one check in a hundred fails).
+
+This machine has 2 cores for every shard at once; on Lambda each shard has its own. The
+CPU seconds of the workers are printed too, so the ratio can be read against that.
+
+    make bench-shards   # or: .venv/bin/python benchmarks/bench_shards.py [--checks 20000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
+
+from bench_engine import Target  # noqa: E402
+
+from tests.fakes.lambda_api import Function, LambdaApi  # noqa: E402
+
+HANDLER = ROOT / "benchmarks" / "local_tier_app.py"
+
+FUNCTION = "healthwatch-RunQuickFunction"
+DOWN_EVERY = 100  # one check in a hundred fails its condition
+
+
+def config(path: Path, url: str, n: int, shard_size: int, prefix: str) -> int:
+    checks = []
+    down = 0
+    for i in range(n):
+        failing = i % DOWN_EVERY == 0
+        down += failing
+        checks.append(
+            {
+                "id": f"{prefix}-{i:05d}",
+                "tier": "quick",
+                "url": f"{url}/check/{i}",
+                "conditions": ["[STATUS] == 201" if failing else "[STATUS] == 200"],
+            }
+        )
+    doc = {
+        "defaults": {
+            "timeout": "10s",
+            "retry_interval": 0,
+            "failure_threshold": 1,
+            "reminder_interval": 0,
+        },
+        "tiers": {
+            "quick": {"schedule": "rate(15 minutes)", "deadline": "300s", "shard_size": shard_size}
+        },
+        "checks": checks,
+    }
+    path.write_text(json.dumps(doc))
+    return down
+
+
+def stored(data: Path, run_id: str) -> tuple[int, list[str]]:
+    """(objects, every check id stored) of the run's result objects."""
+    suffix = run_id.rsplit("-", 1)[-1]
+    ids: list[str] = []
+    files = list((data / "results").rglob(f"health-check-*-{suffix}*.json"))
+    for path in files:
+        ids += [json.loads(line)["check_id"] for line in path.read_bytes().splitlines()]
+    return len(files), ids
+
+
+def triggered(data: Path, prefix: str) -> list[str]:
+    path = data / "alerts.jsonl"
+    lines = path.read_bytes().splitlines() if path.exists() else []
+    alerts = [json.loads(line) for line in lines]
+    return [
+        a["check_id"]
+        for a in alerts
+        if a["event"] == "triggered" and a["check_id"].startswith(prefix)
+    ]
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def one_run(url: str, n: int, shard_size: int, prefix: str) -> dict[str, Any]:
+    import boto3
+    from botocore.config import Config
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path, data = Path(tmp) / "checks.yaml", Path(tmp) / "data"
+        down = config(path, url, n, shard_size, prefix)
+        env = {
+            "CHECKS_CONFIG": str(path),
+            "HEALTHWATCH_DATA_DIR": str(data),
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_LAMBDA_FUNCTION_NAME": FUNCTION,
+            # as the template's Globals set them
+            "POWERTOOLS_SERVICE_NAME": "healthwatch",
+            "POWERTOOLS_METRICS_NAMESPACE": "Healthwatch",
+        }
+        fn = Function(HANDLER, env=env, timeout_s=900)
+        with LambdaApi({FUNCTION: fn}) as api:
+            fn.env["AWS_ENDPOINT_URL_LAMBDA"] = api.url
+            client = boto3.client(
+                "lambda",
+                endpoint_url=api.url,
+                region_name="us-east-1",
+                aws_access_key_id="testing",
+                aws_secret_access_key="testing",
+                config=Config(read_timeout=900, retries={"total_max_attempts": 1}),
+            )
+            start = time.perf_counter()
+            answer = client.invoke(FunctionName=FUNCTION, Payload=b'{"tier": "quick"}')
+            summary = json.loads(answer["Payload"].read())
+            if "run_id" not in summary:
+                raise SystemExit(f"shard 0 failed: {json.dumps(summary)[:3000]}")
+            api.wait_idle(900)
+            wall = time.perf_counter() - start
+            workers_cpu = sum(cpu_seconds(w.proc.pid) for w in api._all)
+            errors = [c.error for c in api.invocations if c.error]
+            shards = [c.event.get("shard", 0) for c in api.invocations]
+        objects, ids = stored(data, summary["run_id"])
+        published = triggered(data, prefix)
+    return {
+        "checks": n,
+        "shards": summary.get("shards", 1),
+        "invoked": sorted(shards),
+        "wall_s": wall,
+        "objects": objects,
+        "stored": len(ids),
+        "distinct": len(set(ids)),
+        "down": down,
+        "alerts": len(published),
+        "distinct_alerts": len(set(published)),
+        "errors": errors,
+        "workers_cpu_s": workers_cpu,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--checks", type=int, default=20_000)
+    parser.add_argument("--shard-size", type=int, default=2_000)
+    args = parser.parse_args()
+    with Target({"default": 0.1}) as target:
+        single = one_run(target.url, args.shard_size, args.shard_size, "one")
+        split = one_run(target.url, args.checks, args.shard_size, "split")
+    print(f"\nShards through a local Invoke API server ({os.cpu_count()} cores)")
+    print(
+        f"  {'':<12} {'checks':>7} {'shards':>6} {'wall':>8} {'stored':>7} {'alerts':>6}"
+        f" {'workers cpu':>12}"
+    )
+    for name, row in (("one shard", single), ("split tier", split)):
+        print(
+            f"  {name:<12} {row['checks']:>7} {row['shards']:>6} {row['wall_s']:>7.1f}s"
+            f" {row['stored']:>7} {row['alerts']:>6} {row['workers_cpu_s']:>11.1f}s"
+        )
+    ratio = split["wall_s"] / single["wall_s"]
+    cores = os.cpu_count() or 1
+    bound = split["workers_cpu_s"] / cores / single["wall_s"]
+    print(f"  wall of {split['shards']} shards / one shard: {ratio:.2f}x")
+    print(f"  CPU-bound floor on {cores} cores (all CPU / cores / one shard's wall): {bound:.2f}x")
+    for name, row in (("one shard", single), ("split tier", split)):
+        ok = (
+            row["stored"] == row["distinct"] == row["checks"]
+            and row["invoked"] == list(range(row["shards"]))
+            and row["alerts"] == row["distinct_alerts"] == row["down"]
+            and not row["errors"]
+        )
+        verdict = "every result stored once, one alert per down check" if ok else "MISMATCH"
+        print(f"  {name}: {row['objects']} result objects; {verdict}")
+        if not ok:
+            print(f"    {row}")
+            sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
