@@ -67,7 +67,7 @@ class InitError(Exception):
 
 class _Worker:
     def __init__(self, handler: Path, env: dict[str, str]) -> None:
-        self.log = tempfile.TemporaryFile()  # the function's log (its stderr)
+        self.log = tempfile.TemporaryFile()  # noqa: SIM115 - the log lives as long as the worker
         self.proc = subprocess.Popen(  # noqa: S603 - our own worker script
             [sys.executable, str(WORKER), str(handler)],
             stdin=subprocess.PIPE,

@@ -57,15 +57,24 @@ class StatusPageWriter:
         )
         doc["checks"] = {k: v for k, v in doc["checks"].items() if k in configured}
         store.put_document(key, json.dumps(doc).encode(), "application/json")
+        if run.shards > 1:
+            # A split tier's page is rendered by shard 0 (so it is rendered even when a
+            # shard never runs) and by the shard that finds every shard done with this run
+            # (so the page has the whole run): at most twice per run, not once per shard.
+            # Each shard says which run it folded in last, in a marker of a few bytes.
+            marker = statuspage.done_key(run.tier, run.shard, run.shards)
+            store.put_document(marker, run.run_id.encode(), "text/plain")
+            done = (
+                store.get_document(statuspage.done_key(run.tier, k, run.shards))
+                for k in range(run.shards)
+                if k != run.shard
+            )
+            if run.shard != 0 and not all(d == run.run_id.encode() for d in done):
+                return
         own = [
             doc if k == run.shard else self._rollup(run.tier, k, run.shards)
             for k in range(run.shards)
         ]
-        # A split tier's page is rendered by shard 0 (so it is rendered even when a shard
-        # never runs) and by the shard that finds every shard's rollup has this run (so
-        # the page has the whole run): at most twice per run, not once per shard.
-        if run.shard != 0 and not all(run.run_id in d["runs"] for d in own):
-            return
         rollups = {run.tier: statuspage.combine(own, run.tier)}
         for tier in self.config.tiers:
             if tier != run.tier:

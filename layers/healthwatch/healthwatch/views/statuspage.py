@@ -36,6 +36,11 @@ def rollup_key(tier: str, shard: int = 0, shards: int = 1) -> str:
     )
 
 
+def done_key(tier: str, shard: int, shards: int) -> str:
+    """The run id a shard of a split tier last folded into its rollup."""
+    return f"status/rollup-{tier}.shard-{shard}.done"
+
+
 # -- rollup: what the page needs, kept per tier so each run reads and writes O(1) -------------
 
 
