@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 TIER   ?= quick
 ARGS   ?=
 
-.PHONY: install run demo test lint bench build deploy invoke-local clean browser
+.PHONY: install run demo test lint bench bench-shards build deploy deploy-probe invoke-local clean browser
 
 $(STAMP): pyproject.toml layers/healthwatch/requirements.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -50,6 +50,11 @@ lint: $(STAMP) $(CHECKOV)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_engine.py
 	$(BIN)/python benchmarks/bench_config.py
+	$(BIN)/python benchmarks/bench_shards.py
+
+## 20,000 checks in 10 shards, each a process behind a local Lambda Invoke API, beside one shard
+bench-shards: $(STAMP)
+	$(BIN)/python benchmarks/bench_shards.py
 
 ## sam validate --lint + sam build (needs the AWS SAM CLI); checks.yaml goes into each function
 SAM    ?= sam
@@ -73,6 +78,18 @@ deploy: build
 	else \
 		eval "$(SAM) deploy --guided --parameter-overrides $$schedules $(PARAMS)"; \
 	fi
+
+## the probe-only stack of template-probe.yaml in another region (REGION=eu-west-1; see README)
+REGION ?=
+PROBE_STACK ?= healthwatch-probe
+deploy-probe: $(STAMP)
+	@test -n "$(REGION)" || { echo "make deploy-probe: set REGION (e.g. REGION=eu-west-1)" >&2; exit 2; }
+	@command -v $(SAM) >/dev/null || { echo "make deploy-probe needs the AWS SAM CLI" >&2; exit 2; }
+	$(SAM) validate --lint --template-file template-probe.yaml
+	$(SAM) build --template-file template-probe.yaml --build-dir .aws-sam/probe
+	cp checks.yaml .aws-sam/probe/ProbeFunction/checks.yaml
+	$(SAM) deploy --template-file .aws-sam/probe/template.yaml --stack-name $(PROBE_STACK) \
+		--region $(REGION) --capabilities CAPABILITY_IAM --resolve-s3 --no-fail-on-empty-changeset $(if $(PARAMS),--parameter-overrides $(PARAMS))
 
 ## run a handler in-process with events/ against template.yaml's stack in a local moto server
 invoke-local: $(STAMP)
