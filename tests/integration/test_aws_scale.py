@@ -228,3 +228,17 @@ def test_each_region_probes_with_its_own_copy_of_the_secrets(
         "us-east-1": "up",
         "eu-west-1": "up",
     }
+
+
+def test_a_home_function_in_another_region_than_the_first_fails_its_cold_start(
+    aws_env, monkeypatch, tmp_path
+):
+    from healthwatch.errors import ConfigError
+
+    regions = "regions: [eu-west-1, us-east-1]\nquorum: 1\n"
+    config = sharded_config(tmp_path, [(unique(), "http://127.0.0.1:9/")], 10, extra=regions)
+    monkeypatch.setenv("CHECKS_CONFIG", str(config))
+    with pytest.raises(
+        ConfigError, match=r"home region is 'eu-west-1' but this function runs in 'us-east-1'"
+    ):
+        load_handler("functions/run_tier/app.py")

@@ -144,6 +144,7 @@ def tier_function(environ: Mapping[str, str], logger: Any) -> TierFunction:
     env = settings(environ).require("RESULTS_BUCKET", "HISTORY_TABLE", "ALERT_TOPIC_ARN")
     config = load_config_from_env(env)
     tiers = lambda_support.served_tiers(config, env)
+    lambda_support.check_home(config, env)
     runtime = build(config, env)
     lambda_support.redact_logs(logger, runtime.secrets)
     invoker = LambdaInvoker(attempts=SHARD_ATTEMPTS)  # this region's Lambda, built at first use

@@ -36,6 +36,19 @@ def served_tiers(config: Config, env: AwsSettings) -> tuple[str, ...]:
     return env.tiers or tuple(config.tiers)
 
 
+def check_home(config: Config, env: AwsSettings) -> None:
+    """The first of `regions` is where the home stack runs: a function deployed elsewhere
+    would record its own observations under another region's name."""
+    if config.regions and env.region and env.region != config.regions[0].name:
+        raise ConfigError(
+            "environment",
+            [
+                f"regions[0]: the home region is {config.regions[0].name!r} but this function "
+                f"runs in {env.region!r} (AWS_REGION): list {env.region!r} first"
+            ],
+        )
+
+
 def tier_from_event(event: Any, served: Sequence[str]) -> str:
     """The tier an event asks for.
 
