@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -90,6 +91,10 @@ def read_yaml(
             source,
             [f"line {line}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start})"],
         ) from None
+    if not index:
+        data = _as_json(decoded)
+        if data is not _NOT_JSON:
+            return data, {}
     loader = _Loader(decoded)
     try:
         node = loader.get_single_node()
@@ -110,6 +115,35 @@ def read_yaml(
 
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_NOT_JSON = object()
+
+
+class _Irregular(ValueError):
+    """Something YAML's reading explains better (a duplicate key, NaN): read it as YAML."""
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        raise _Irregular("duplicate key")
+    return out
+
+
+def _no_constants(name: str) -> Any:
+    raise _Irregular(name)
+
+
+def _as_json(text: str) -> Any:
+    """A config that is a JSON object (a generated one, often), read by the json module: a
+    tenth of libyaml's time and no node tree in memory. Anything irregular (a duplicate
+    key, NaN, nesting too deep) or not JSON at all goes the YAML way, which reads JSON too
+    and explains every problem with its line."""
+    if not text.lstrip().startswith("{"):
+        return _NOT_JSON
+    try:
+        return json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_no_constants)
+    except (ValueError, RecursionError):
+        return _NOT_JSON
 
 
 def _walk(root: yaml.Node, want_index: bool = True) -> tuple[dict[tuple[Any, ...], int], list[str]]:
