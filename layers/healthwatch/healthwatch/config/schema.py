@@ -6,6 +6,7 @@ Probe types and chat providers add keys of their own: the schema validates them 
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -265,8 +266,10 @@ class Check(Strict):
                 raise ValueError(str(exc)) from None
         return values
 
-    @property
+    @functools.cached_property
     def _made(self) -> _Derived:
+        """Read once into the instance: pydantic serves a private attribute through
+        `__getattr__` (microseconds a read, seven reads a check a run)."""
         assert self._derived is not None, "a Check is made by validation"
         return self._derived
 
