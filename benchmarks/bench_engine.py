@@ -381,6 +381,21 @@ def main() -> None:
         per = [r["hw_s"] / r["n"] * 1000 for r in big]
         spread = (max(per) - min(per)) / statistics.mean(per) * 100
         print(f"  cost per 1,000 checks from 1,000 to {big[-1]['n']:,}: spread {spread:.0f} %")
+        small = min(rows, key=lambda r: r["n"])
+        if small["n"] < big[0]["n"]:
+            # The process's fixed cost (start, imports, the first run's tail) is the smallest
+            # run's wall: what each further 1,000 checks add is the growth, without it.
+            for who in ("hw", "ref"):
+                added = [
+                    (r[f"{who}_s"] - small[f"{who}_s"]) / (r["n"] - small["n"]) * 1000 for r in big
+                ]
+                spread = (max(added) - min(added)) / statistics.mean(added) * 100
+                name = "healthwatch" if who == "hw" else "reference"
+                shown = ", ".join(f"{a:.2f} s" for a in added)
+                print(
+                    f"  {name}: each 1,000 checks past N={small['n']} adds {shown}"
+                    f" (spread {spread:.0f} %)"
+                )
 
     handler, bare = cold_start(max(3, args.repeat))
     print("\n2. cold start (median of fresh processes)")
