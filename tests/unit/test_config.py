@@ -140,6 +140,21 @@ def test_validate_exits_0_on_the_shipped_config(capsys):
     assert "valid" in capsys.readouterr().out
 
 
+def test_validate_says_how_a_tier_is_split_and_who_decides(tmp_path, capsys):
+    path = tmp_path / "checks.yaml"
+    checks = "".join(
+        f'  - {{id: c{i}, tier: quick, url: "http://127.0.0.1:9/"}}\n' for i in range(5)
+    )
+    path.write_text(
+        "tiers: {quick: {schedule: rate(15 minutes), shard_size: 2}, daily: {schedule: rate(1 day)}}\n"
+        "regions: [us-east-1, {name: eu-west-1}]\nquorum: 2\nchecks:\n" + checks
+    )
+    assert main(["validate", "--config", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "quick (5 checks in 3 shards), daily (0 checks)" in out
+    assert "regions: us-east-1, eu-west-1 (quorum 2)" in out
+
+
 def test_missing_file_is_a_config_error(tmp_path):
     with pytest.raises(ConfigError, match="cannot read"):
         load_config(tmp_path / "nope.yaml")

@@ -57,9 +57,19 @@ def optional_config(args: argparse.Namespace) -> Config | None:
 
 def cmd_validate(args: argparse.Namespace, term: Terminal) -> int:
     config = load_config(args.config)
-    per_tier = {t: len(config.checks_for(t)) for t in config.tiers}
-    tiers = ", ".join(f"{t} ({n} checks)" for t, n in per_tier.items())
-    term.out(f"{args.config}: valid · {len(config.checks)} checks · tiers: {tiers}")
+    from healthwatch.engine.shards import plan
+
+    def tier(name: str) -> str:
+        n, shards = len(config.checks_for(name)), plan(config, name)
+        return f"{name} ({n} checks{f' in {shards} shards' if shards > 1 else ''})"
+
+    line = f"{args.config}: valid · {len(config.checks)} checks · tiers: "
+    line += ", ".join(tier(t) for t in config.tiers)
+    if config.regions:
+        names = ", ".join(r.name for r in config.regions)
+        decides = f"quorum {config.quorum}" if config.quorum else "the home decides"
+        line += f" · regions: {names} ({decides})"
+    term.out(line)
     return EXIT_OK
 
 
