@@ -53,3 +53,33 @@ def test_cost_counts_runs_from_schedules_and_durations_from_stored_runs(tmp_path
 
     text = healthwatch(config, data, "cost")
     assert text.returncode == 0 and "SYNTHETICS" in text.stdout and "not run" in text.stdout
+
+
+def test_a_split_tier_costs_every_shard_and_every_region(tmp_path):
+    with FakeServer() as server:
+        server.route("GET", "/health", Response(200, {"status": "ok"}))
+        doc = {
+            "tiers": {"quick": {"schedule": "rate(15 minutes)", "shard_size": 2}},
+            "regions": ["home-1", "eu-west-1"],  # no endpoint_url: skipped locally
+            "checks": [
+                {"id": f"c{i}", "tier": "quick", "url": f"{server.url}/health"} for i in range(5)
+            ],
+        }
+        config = tmp_path / "checks.yaml"
+        config.write_text(json.dumps(doc))
+        data = tmp_path / "data"
+        assert healthwatch(config, data, "run").returncode == 0
+        proc = healthwatch(config, data, "cost", "--json")
+
+    assert proc.returncode == 0, proc.stderr
+    [quick] = json.loads(proc.stdout)["tiers"]
+    # (a shard with no checks writes no latest document)
+    shards = [json.loads(p.read_text()) for p in (data / "latest").glob("quick.shard-*.json")]
+    assert 1 <= len(shards) <= 3
+    # Lambda time is every shard's, in both regions; a request per shard per region
+    assert quick["duration_s"] == pytest.approx(sum(s["duration_ms"] for s in shards) / 1000)
+    # (the bill is rounded to a hundredth of a cent)
+    assert quick["usd"]["lambda requests"] == pytest.approx(2880 * 3 * 2 * 0.2e-6, abs=1e-4)
+    assert quick["usd"]["lambda compute"] == pytest.approx(
+        2880 * quick["duration_s"] * 2 * 0.5 * 0.0000166667, abs=1e-4
+    )

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from healthwatch.cli.running import backend_name, stored, stored_results
 from healthwatch.cli.terminal import Terminal
+from healthwatch.engine.shards import plan
 from healthwatch.models import parse_iso
 from healthwatch.runtime.config_source import load_config
 from healthwatch.storage.keys import latest_key
@@ -45,12 +46,26 @@ def cmd_cost(args: argparse.Namespace, term: Terminal) -> int:
         if period is None:
             skipped.append(f"{tier} (a cron() schedule: its runs per month are not counted)")
             continue
-        raw = store.get_document(latest_key(tier))
-        latest = json.loads(raw) if raw else None
-        duration = latest["duration_ms"] / 1000 if latest else None
-        size = len(raw) if raw else 0
+        count = plan(config, tier)
+        docs = [store.get_document(latest_key(tier, k, count)) for k in range(count)]
+        found = [raw for raw in docs if raw]
+        duration = (
+            sum(json.loads(raw)["duration_ms"] for raw in found) / 1000 if found else None
+        )
+        size = sum(len(raw) for raw in found)
         share = alerts / len(config.tiers)
-        rows.append(costs.tier_cost(tier, checks, float(period), duration, size, share))
+        rows.append(
+            costs.tier_cost(
+                tier,
+                checks,
+                float(period),
+                duration,
+                size,
+                share,
+                shards=count,
+                regions=max(1, len(config.regions)),
+            )
+        )
     if args.json:
         doc = costs.to_dict(rows) | {"not_costed": skipped}
         json.dump(doc, term.stdout, indent=2)

@@ -56,14 +56,18 @@ def tier_cost(
     duration_s: float | None,
     bytes_per_run: int,
     alerts_per_month: float = 0.0,
+    shards: int = 1,
+    regions: int = 1,
 ) -> TierCost:
+    """`duration_s`: the run's Lambda time, every shard's added up. Each extra region runs
+    one probe invocation per shard, taken as long as the home's."""
     runs = SECONDS_PER_MONTH / period_s
     cost = TierCost(tier, checks, runs, duration_s, bytes_per_run)
     seconds = duration_s or 0.0
     cost.lines = {
-        "lambda requests": runs * LAMBDA_PER_REQUEST,
-        "lambda compute": runs * seconds * LAMBDA_MEMORY_GB * LAMBDA_PER_GB_SECOND,
-        "s3 puts": runs * S3_PER_PUT * S3_PUTS_PER_RUN,
+        "lambda requests": runs * shards * regions * LAMBDA_PER_REQUEST,
+        "lambda compute": runs * seconds * regions * LAMBDA_MEMORY_GB * LAMBDA_PER_GB_SECOND,
+        "s3 puts": runs * shards * S3_PER_PUT * S3_PUTS_PER_RUN,
         # A month of results, stored for the month (what the first month's bill shows).
         "s3 storage": runs * bytes_per_run / 1e9 * S3_PER_GB_MONTH,
         "dynamodb writes": runs
