@@ -146,3 +146,18 @@ def test_a_probe_event_names_known_tier_and_checks():
 def test_a_bad_probe_event_is_refused(event):
     with pytest.raises(UnknownTierError):
         probe_request(event, CONFIG)
+
+
+def test_a_region_missing_a_secret_is_unavailable_not_a_down_vote():
+    r = voted("down", 2, eu=record("down", 1, "secret: hotdash/token is not set"), ap=record("up"))
+    assert r.status == "degraded"
+    assert r.details["regions"]["eu"]["status"] == "unavailable"
+    assert r.details["regions"]["eu"]["error"].startswith("secret:")
+
+
+def test_the_homes_own_config_problem_is_left_to_announce_itself():
+    r = result("api", "down")
+    r.error = "secret: hotdash/token is not set"
+    vote("home", 2, [r], [Answer("eu", {"api": record("down", 1, "http: 503")})])
+    assert r.status == "down" and r.error.startswith("secret:")
+    assert r.details["regions"]["eu"]["status"] == "down"

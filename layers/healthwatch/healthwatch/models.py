@@ -32,7 +32,12 @@ def parse_iso(text: str) -> datetime:
 def is_config_problem(result: Result) -> bool:
     """A result that failed because of the config (a secret that cannot be resolved), not
     because of the target: a config_problem to fix, not an outage or an SLO burn."""
-    return (result.error or "").startswith("secret:")
+    return is_config_error(result.error)
+
+
+def is_config_error(error: object) -> bool:
+    """`error` (a record's) says the config cannot run the check, not that the target failed."""
+    return isinstance(error, str) and error.startswith("secret:")
 
 
 def in_maintenance(result: Result) -> bool:

@@ -49,9 +49,7 @@ def cmd_cost(args: argparse.Namespace, term: Terminal) -> int:
         count = plan(config, tier)
         docs = [store.get_document(latest_key(tier, k, count)) for k in range(count)]
         found = [raw for raw in docs if raw]
-        duration = (
-            sum(json.loads(raw)["duration_ms"] for raw in found) / 1000 if found else None
-        )
+        duration = sum(json.loads(raw)["duration_ms"] for raw in found) / 1000 if found else None
         size = sum(len(raw) for raw in found)
         share = alerts / len(config.tiers)
         rows.append(

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from healthwatch.models import Result
+from healthwatch.models import Result, is_config_error, is_config_problem
 
 log = logging.getLogger("healthwatch.engine")
 
@@ -134,13 +134,16 @@ def vote(
                 why = answer.problem or "no record for this check"
                 views[answer.region] = _view(UNAVAILABLE, None, why)
                 continue
-            views[answer.region] = _view(
-                record["status"], record.get("latency_ms"), record.get("error")
-            )
+            error = record.get("error")
+            if is_config_error(error):
+                # The region cannot probe it (its copy of a secret is missing): no vote.
+                views[answer.region] = _view(UNAVAILABLE, None, error)
+                continue
+            views[answer.region] = _view(record["status"], record.get("latency_ms"), error)
             attempts[answer.region] = int(record.get("attempts") or 1)
         result.details["regions"] = views
-        if quorum is None:
-            continue
+        if quorum is None or is_config_problem(result):
+            continue  # the home's own config problem is announced as itself
         down = [name for name, v in views.items() if v["status"] == "down"]
         if not down:
             continue  # the home saw it up or degraded: that stands
