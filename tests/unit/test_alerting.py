@@ -209,3 +209,27 @@ def test_maintenance_suppresses_trigger_and_reminders_but_not_resolve():
     assert events == []
     state, events = alerting.apply(state, result(status="up", at=later), check, later, window)
     assert [e.event for e in events] == ["resolved"]
+
+
+def test_a_states_written_out_dict_is_the_generic_one():
+    # AlertState.to_dict is written out for speed: it must say what Record.to_dict says
+    from healthwatch.models import AlertState, Record
+
+    state = AlertState(
+        "svc",
+        status="down",
+        consecutive_failures=2,
+        recent=[{"status": "down", "at": "x"}],
+        probe_memory={"restarts": {"m1": 2}},
+        pending_events=[{"event": {"id": "e"}, "delivered": ["sns"]}],
+        config_problem="secret: x",
+        tier="quick",
+        version=7,
+    )
+    assert state.to_dict() == Record.to_dict(state)
+    copy = state.copy()
+    copy.recent.append({})
+    copy.probe_memory["x"] = 1
+    copy.pending_events.clear()
+    assert copy != state and state.to_dict() == Record.to_dict(state)
+    assert AlertState.from_dict(state.to_dict()) == state

@@ -95,7 +95,7 @@ class Record:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Self:
-        names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        names = _field_set(cls)  # type: ignore[arg-type]
         return cls(**{k: v for k, v in data.items() if k in names})
 
 
@@ -168,6 +168,37 @@ class AlertState(Record):
 
     def outbox(self) -> list[Pending]:
         return [Pending.from_dict(p) for p in self.pending_events]
+
+    def to_dict(self) -> dict[str, Any]:
+        """`Record.to_dict`, written out: every state is serialised on every run."""
+        return {
+            "check_id": self.check_id,
+            "status": self.status,
+            "consecutive_failures": self.consecutive_failures,
+            "consecutive_successes": self.consecutive_successes,
+            "failing_since": self.failing_since,
+            "incident_open": self.incident_open,
+            "incident_started_at": self.incident_started_at,
+            "incident_kind": self.incident_kind,
+            "last_notified_at": self.last_notified_at,
+            "last_result_at": self.last_result_at,
+            "recent": [_plain(r) for r in self.recent],
+            "probe_memory": _plain(self.probe_memory) if self.probe_memory else {},
+            "pending_events": _plain(self.pending_events) if self.pending_events else [],
+            "config_problem": self.config_problem,
+            "tier": self.tier,
+            "version": self.version,
+        }
+
+    def copy(self) -> AlertState:
+        """A copy whose lists and dicts can be changed without touching this one (the
+        state machine's starting point: `dataclasses.replace` costs ten times as much)."""
+        new = object.__new__(AlertState)
+        new.__dict__.update(self.__dict__)
+        new.recent = list(self.recent)
+        new.probe_memory = dict(self.probe_memory)
+        new.pending_events = list(self.pending_events)
+        return new
 
 
 @dataclass
@@ -318,6 +349,11 @@ _RESULT_FIELDS = frozenset(f.name for f in dataclasses.fields(Result))
 @functools.cache
 def _field_names(cls: type) -> tuple[str, ...]:
     return tuple(f.name for f in dataclasses.fields(cls))
+
+
+@functools.cache
+def _field_set(cls: type) -> frozenset[str]:
+    return frozenset(_field_names(cls))
 
 
 def _plain(value: Any) -> Any:

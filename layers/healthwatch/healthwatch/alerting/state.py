@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -41,9 +40,7 @@ def apply(
 
     `maintenance`: the window or silence covering the check now; `triggered` and
     reminders are held back under it, `resolved` is not."""
-    new = dataclasses.replace(
-        state, recent=list(state.recent), probe_memory=dict(state.probe_memory)
-    )
+    new = state.copy()
     failed = result.status == "down"
     stamp = iso(now)
     new.status = result.status
