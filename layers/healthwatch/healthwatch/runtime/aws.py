@@ -191,13 +191,20 @@ class ProbeFunction:
 PROBE_MARGIN_S = 2.0
 
 
-def probe_function(environ: Mapping[str, str], logger: Any) -> ProbeFunction:
-    """Built once per container, like the tier function; it needs no stores."""
+def _storeless(environ: Mapping[str, str], logger: Any) -> tuple[AwsSettings, Config, Secrets]:
+    """The cold start of a function without stores: logs routed, config read, secrets
+    (resolved at first use) scrubbed from every log line."""
     lambda_support.route_package_logs(logger)
     env = settings(environ)
     config = load_config_from_env(env)
     secrets = aws_secrets()
     lambda_support.redact_logs(logger, secrets)
+    return env, config, secrets
+
+
+def probe_function(environ: Mapping[str, str], logger: Any) -> ProbeFunction:
+    """Built once per container, like the tier function; it needs no stores."""
+    env, config, secrets = _storeless(environ, logger)
     return ProbeFunction(env, config, secrets, lazy_http_session(), logger)
 
 
@@ -279,10 +286,6 @@ class ChatFunction:
 
 def chat_function(environ: Mapping[str, str], logger: Any) -> ChatFunction:
     """Webhook secrets are resolved at the first alert, not at cold start."""
-    lambda_support.route_package_logs(logger)
-    env = settings(environ)
-    config = load_config_from_env(env)
-    secrets = aws_secrets()
-    lambda_support.redact_logs(logger, secrets)
+    env, config, secrets = _storeless(environ, logger)
     chat = LazyChat(config.notifications, lazy_http_session(4), secrets)
     return ChatFunction(env, secrets, chat, logger)

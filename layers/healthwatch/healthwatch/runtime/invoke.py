@@ -48,20 +48,8 @@ class LambdaInvoker:
         return self._clients[key]
 
     def invoke(self, function: str, payload: Mapping[str, Any], timeout: float) -> Any:
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        try:
-            response = self._client(timeout).invoke(
-                FunctionName=function,
-                InvocationType="RequestResponse",
-                Payload=json.dumps(payload).encode(),
-            )
-            body = response["Payload"].read()
-        except ClientError as exc:  # throttled, not found, not allowed
-            code = exc.response.get("Error", {}).get("Code", "ClientError")
-            raise InvokeError(f"{function}: {code}") from None
-        except BotoCoreError as exc:  # no connection, read timeout
-            raise InvokeError(f"{function}: {type(exc).__name__}") from None
+        response = self._call(function, payload, "RequestResponse", timeout)
+        body = response["Payload"].read()
         error = response.get("FunctionError")
         if error:
             raise InvokeError(f"{function}: function error ({error}): {_message(body)}")
@@ -71,21 +59,24 @@ class LambdaInvoker:
             raise InvokeError(f"{function}: the answer is not JSON") from None
 
     def invoke_async(self, function: str, payload: Mapping[str, Any]) -> None:
+        response = self._call(function, payload, "Event", self.read_timeout)
+        if response.get("StatusCode") != 202:
+            raise InvokeError(f"{function}: not queued (status {response.get('StatusCode')})")
+
+    def _call(self, function: str, payload: Mapping[str, Any], kind: str, timeout: float) -> Any:
+        """One Invoke; Lambda's refusals (throttled, not found, not allowed) and transport
+        failures (no connection, read timeout) as `InvokeError`."""
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
-            response = self._client(self.read_timeout).invoke(
-                FunctionName=function,
-                InvocationType="Event",
-                Payload=json.dumps(payload).encode(),
+            return self._client(timeout).invoke(
+                FunctionName=function, InvocationType=kind, Payload=json.dumps(payload).encode()
             )
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "ClientError")
             raise InvokeError(f"{function}: {code}") from None
         except BotoCoreError as exc:
             raise InvokeError(f"{function}: {type(exc).__name__}") from None
-        if response.get("StatusCode") != 202:
-            raise InvokeError(f"{function}: not queued (status {response.get('StatusCode')})")
 
 
 def _message(body: bytes) -> str:
