@@ -183,3 +183,28 @@ def test_a_big_config_written_out_in_full_is_not_an_alias_bomb():
     text = "tiers:\n  quick: {schedule: rate(15 minutes), shard_size: 2000}\nchecks:\n" + checks
     assert MAX_EXPANDED_NODES < 25_000 * 10
     assert len(parse_config(text).checks) == 25_000
+
+
+def test_loading_pauses_the_collector_only_while_it_loads():
+    import gc
+
+    assert gc.isenabled()
+    # A config that is refused, and one that loads: the collector runs again after both.
+    with pytest.raises(ConfigError):
+        parse_config("tiers: {quick: {schedule: 'rate(15 minutes)'}}\nchecks: [{id: a}]\n")
+    assert gc.isenabled()
+    parse_config(
+        "tiers: {quick: {schedule: 'rate(15 minutes)'}}\n"
+        "checks: [{id: a, tier: quick, url: 'http://127.0.0.1:9/'}]\n"
+    )
+    assert gc.isenabled()
+    # A caller that had it off keeps it off.
+    gc.disable()
+    try:
+        parse_config(
+            "tiers: {quick: {schedule: 'rate(15 minutes)'}}\n"
+            "checks: [{id: a, tier: quick, url: 'http://127.0.0.1:9/'}]\n"
+        )
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

@@ -13,7 +13,7 @@ from healthwatch.errors import DeliveryError, InvokeError, RunError
 from healthwatch.models import AlertEvent, utcnow
 from healthwatch.notify.chat import routed
 from healthwatch.notify.sns_message import alert_from_message
-from healthwatch.runtime import Runtime, lambda_support
+from healthwatch.runtime import Runtime, lambda_support, settle_heap
 from healthwatch.runtime.chat import LazyChat
 from healthwatch.runtime.clients import SNS_WORST_CASE_S, client, lazy_http_session
 from healthwatch.runtime.config_source import load_config_from_env
@@ -199,6 +199,7 @@ def _storeless(environ: Mapping[str, str], logger: Any) -> tuple[AwsSettings, Co
     config = load_config_from_env(env)
     secrets = aws_secrets()
     lambda_support.redact_logs(logger, secrets)
+    settle_heap()
     return env, config, secrets
 
 
