@@ -22,6 +22,7 @@ LAYERS: dict[str, int] = {
     "errors": 1,
     "durations": 1,
     "urls": 1,
+    "codec": 1,
     "config": 2,
     "conditions": 2,
     "secrets": 2,

@@ -5,10 +5,11 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
-import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, Self
+
+from healthwatch.codec import dumps
 
 Status = Literal["up", "degraded", "down"]
 EventKind = Literal["triggered", "resolved", "reminder", "slo_burn", "remediated", "config_problem"]
@@ -295,8 +296,7 @@ class TierRun:
         writes them (the JSON Lines object, `latest/{tier}.json`). The results are final
         by then: they are stored after the alerts were decided."""
         if self._lines is None or len(self._lines) != len(self.results):
-            encode = json.JSONEncoder(separators=(",", ":"), default=str).encode
-            self._lines = [encode(r.to_dict()).encode() for r in self.results]
+            self._lines = [dumps(r.to_dict()) for r in self.results]
         return self._lines
 
     def counts(self) -> dict[str, int]:

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from healthwatch.alerting.slo import SloBurnAlerts
+from healthwatch.codec import dumps
 from healthwatch.engine import shards
 from healthwatch.models import TierRun, parse_iso, utcnow
 from healthwatch.storage.keys import STATUS_PAGE_KEY
@@ -56,7 +57,7 @@ class StatusPageWriter:
             else set()
         )
         doc["checks"] = {k: v for k, v in doc["checks"].items() if k in configured}
-        store.put_document(key, json.dumps(doc).encode(), "application/json")
+        store.put_document(key, dumps(doc), "application/json")
         if run.shards > 1:
             # A split tier's page is rendered by shard 0 (so it is rendered even when a
             # shard never runs) and by the shard that finds every shard done with this run
@@ -151,7 +152,7 @@ class ReliabilityLog:
         text = reliability.render_markdown(report, snap, previous, run, open_since).encode()
         store.put_document(reliability.report_key(now), text, "text/markdown; charset=utf-8")
         store.put_document(reliability.LATEST_KEY, text, "text/markdown; charset=utf-8")
-        store.put_document(reliability.SNAPSHOT_KEY, json.dumps(snap).encode(), "application/json")
+        store.put_document(reliability.SNAPSHOT_KEY, dumps(snap), "application/json")
 
 
 def slo_burn(

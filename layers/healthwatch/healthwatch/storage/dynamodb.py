@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from healthwatch.codec import dumps
 from healthwatch.errors import ConflictError, StoreError
 from healthwatch.models import AlertState, Outcomes, Result, TierRun, iso, utcnow
 from healthwatch.storage.keys import shard_suffix
@@ -295,7 +296,7 @@ class DynamoStore:
             "pk": {"S": result_pk(state.check_id)},
             "sk": {"S": "state"},
             "version": {"N": str(saved.version)},
-            "state": {"S": json.dumps(body, separators=(",", ":"))},
+            "state": {"S": dumps(body).decode()},
             # Readable in the console; the JSON above is what is loaded.
             "status": {"S": saved.status},
             "incident_open": {"BOOL": saved.incident_open},
@@ -324,7 +325,7 @@ class DynamoStore:
 
 def _result_item(result: Result, expires: int) -> dict[str, Any]:
     record = result.to_dict()
-    details = json.dumps(record.pop("details") or {}, separators=(",", ":"), default=str)
+    details = dumps(record.pop("details") or {}).decode()
     if len(details) > DETAILS_LIMIT:
         details = json.dumps({"truncated": True})
     return {
@@ -339,7 +340,7 @@ def _result_item(result: Result, expires: int) -> dict[str, Any]:
 def _rollup_item(run: TierRun, expires: int) -> dict[str, Any]:
     """`tier#{tier}` / `outcomes#{started_at}#{run_id}`: the run's outcomes, compressed
     (10,000 check ids take about 20 KB; an item may hold 400 KB)."""
-    body = json.dumps(Outcomes.of(run).to_dict(), separators=(",", ":")).encode()
+    body = dumps(Outcomes.of(run).to_dict())
     return {
         "pk": tier_pk(run.tier),
         "sk": f"outcomes#{run.started_at}#{run.run_id}{shard_suffix(run, '#')}",
