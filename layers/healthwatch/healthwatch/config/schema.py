@@ -18,7 +18,6 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
-    PrivateAttr,
     ValidationError,
     ValidationInfo,
     field_validator,
@@ -197,6 +196,17 @@ class _Derived:
     placeholders: frozenset[str]
 
 
+# Checks with the same conditions share one set of what those conditions read.
+_PLACEHOLDER_SETS: dict[frozenset[str], frozenset[str]] = {}
+
+
+def _fill(model: BaseModel, name: str, value: object) -> None:
+    """A value the loader fills in (a default, the name from the id), not one the file set:
+    written without pydantic's `__setattr__`, which would count it as set (growing a set
+    per check) and costs microseconds a call. The value is already valid."""
+    model.__dict__[name] = value
+
+
 class Check(Strict):
     """One check. Keys beyond these are the probe type's own, validated by its `Options`."""
 
@@ -218,10 +228,6 @@ class Check(Strict):
     success_threshold: int | None = Field(default=None, ge=1, le=MAX_THRESHOLD)
     reminder_interval: Duration | None = None
 
-    # What `_type_options` derives, in one private attribute: pydantic copies each private
-    # default into every instance (five of them were a fifth of loading 20,000 checks).
-    _derived: _Derived | None = PrivateAttr(default=None)
-
     @model_validator(mode="after")
     def _type_options(self, info: ValidationInfo) -> Check:
         plugins = plugins_of(info)
@@ -238,12 +244,15 @@ class Check(Strict):
             )
             raise ValueError("; ".join(problems)) from None
         if not self.name:
-            self.name = self.id
+            _fill(self, "name", self.id)
         conditions = [parsed(c) for c in self.conditions]
         warnings = [parsed(c) for c in self.warnings]
         placeholders = frozenset(p for c in (*conditions, *warnings) for p in c.placeholders)
+        placeholders = _PLACEHOLDER_SETS.setdefault(placeholders, placeholders)
         target = plugins.probes.target(self.type, opts)
-        self._derived = _Derived(opts, target, conditions, warnings, placeholders)
+        # Where `_made` reads it: in the instance's own dict, not a pydantic private
+        # attribute (a dict of its own per check, and a `__getattr__` per read).
+        self.__dict__["_made"] = _Derived(opts, target, conditions, warnings, placeholders)
         return self
 
     @field_validator("runbook")
@@ -268,10 +277,8 @@ class Check(Strict):
 
     @functools.cached_property
     def _made(self) -> _Derived:
-        """Read once into the instance: pydantic serves a private attribute through
-        `__getattr__` (microseconds a read, seven reads a check a run)."""
-        assert self._derived is not None, "a Check is made by validation"
-        return self._derived
+        """What validation derived; set by `_type_options` into the instance's dict."""
+        raise AssertionError("a Check is made by validation")
 
     @property
     def options(self) -> Any:
@@ -463,7 +470,7 @@ class Config(Strict):
                 )
             for key in PER_CHECK_DEFAULTS:
                 if getattr(check, key) is None:
-                    setattr(check, key, getattr(self.defaults, key))
+                    _fill(check, key, getattr(self.defaults, key))
         names = [r.name for r in self.regions]
         for i, name in enumerate(names):
             if name in names[:i]:
