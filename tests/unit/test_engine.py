@@ -557,3 +557,61 @@ def test_a_down_verdict_always_says_what_broke(details, expected):
     obs = Observation(verdict="down", details=dict(details), latency_ms=1.0)
     result = judge(cfg.check("fly"), "r", "comprehensive", "2026-11-26T20:45:00.000Z", obs, 1)
     assert result.status == "down" and result.error == expected
+
+
+def _run_noting(config: Config, tmp_path: Path, workers: int, note: Any) -> TierRun:
+    session = http_session(workers)
+    try:
+        return run_tier(
+            config,
+            "quick",
+            Ports(states=LocalStore(tmp_path)),
+            session=session,
+            open_http=aio_session,
+            secrets=Secrets.local({}),
+            concurrency=workers,
+            on_result=note,
+        )
+    finally:
+        session.close()
+
+
+def test_a_checks_task_is_made_when_a_slot_is_free_not_up_front(
+    server: FakeServer, tmp_path: Path
+) -> None:
+    # Given 80 checks and 4 slots
+    config = make_config([{"id": f"f-{i}", "url": f"{server.url}/fast?i={i}"} for i in range(80)])
+    alive: list[int] = []
+
+    # When the tier runs, counting the loop's tasks as each result comes in
+    run_ = _run_noting(config, tmp_path, 4, lambda r: alive.append(len(asyncio.all_tasks())))
+
+    # Then every check ran, and the loop never held more than the 4 running checks'
+    # tasks and the run's own few (80 tasks waiting for a slot cost 15 MB at 10,000 checks)
+    assert [r.status for r in run_.results] == ["up"] * 80
+    assert len(alive) == 80
+    assert max(alive) <= 4 + 3
+
+
+def test_a_check_waiting_to_retry_holds_no_slot(server: FakeServer, tmp_path: Path) -> None:
+    # Given one slot, a check that fails once and is retried after 1 s, and a check behind it
+    server.route("GET", "/flaky-once", Flaky(1))
+    config = make_config(
+        [
+            {"id": "flaky", "url": f"{server.url}/flaky-once"},
+            {"id": "behind", "url": f"{server.url}/fast?behind"},
+        ],
+        failure_threshold=2,
+        retry_interval="1s",
+    )
+    order: list[str] = []
+
+    # When the tier runs
+    run_ = _run_noting(config, tmp_path, 1, lambda r: order.append(r.check_id))
+
+    # Then the check behind ran while the first waited, and the retry then succeeded
+    assert order == ["behind", "flaky"]
+    assert [(r.check_id, r.status, r.attempts) for r in run_.results] == [
+        ("flaky", "up", 2),
+        ("behind", "up", 1),
+    ]

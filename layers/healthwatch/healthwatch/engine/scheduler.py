@@ -130,15 +130,31 @@ async def probe_all_async(
                 shown = Result.from_dict(ctx.secrets.redact_obj(shown.to_dict()))
             ctx.on_result(shown)
 
-    tasks = []
-    for check in checks:
-        task = asyncio.create_task(_run_check(check, states[check.id], ctx, slots))
-        task.add_done_callback(functools.partial(finished, check))
-        tasks.append(task)
+    # A check's task is made when a slot is free for its first attempt, not up front:
+    # 10,000 tasks waiting on the semaphore were 15 MB. Those live now: the running ones,
+    # and those waiting out a retry interval (which hold no slot).
+    live: set[asyncio.Task[Result]] = set()
+
+    async def feed() -> None:
+        for check in checks:
+            await slots.acquire()
+            task = asyncio.create_task(_run_check(check, states[check.id], ctx, slots, True))
+            task.add_done_callback(functools.partial(finished, check))
+            live.add(task)
+            task.add_done_callback(live.discard)
+
+    async def every_check() -> None:
+        await feeder
+        while live:
+            await asyncio.wait(set(live))
+
+    feeder = asyncio.create_task(feed())
     try:
-        _done, pending = await asyncio.wait(tasks, timeout=max(0.0, ctx.left()))
+        waiter = asyncio.create_task(every_check())
+        await asyncio.wait([waiter], timeout=max(0.0, ctx.left()))
+        pending = [t for t in (waiter, feeder, *live) if not t.done()]
         for task in pending:
-            task.cancel()
+            task.cancel()  # a check never started, or still running, is a `timeout` result
         if pending:
             await asyncio.wait(pending, timeout=1.0)  # let cancelled requests close
     finally:
@@ -166,16 +182,24 @@ def run_check(check: Check, state: AlertState, ctx: RunContext) -> Result:
 
 
 async def _run_check(
-    check: Check, state: AlertState, ctx: RunContext, slots: asyncio.Semaphore
+    check: Check,
+    state: AlertState,
+    ctx: RunContext,
+    slots: asyncio.Semaphore,
+    holding: bool = False,
 ) -> Result:
-    """Probe one check, re-probing a failure every `retry_interval` up to its threshold."""
+    """Probe one check, re-probing a failure every `retry_interval` up to its threshold.
+    `holding`: the caller took the first attempt's slot; each attempt gives its slot back."""
     allowed = ctx.attempts.get(check.id) or alerting.attempts_allowed(state, check)
     result: Result | None = None
     attempt = 0
     started_at = iso(ctx.now())
     while attempt < allowed:
         attempt += 1
-        async with slots:
+        if not holding:
+            await slots.acquire()
+        holding = False
+        try:
             left = ctx.left()
             if attempt > 1 and left <= 0:
                 break
@@ -192,6 +216,8 @@ async def _run_check(
                 proxy_env=ctx.proxy_env,
             )
             obs = await observe(check, probe_ctx, ctx.in_thread)
+        finally:
+            slots.release()
         result = judge(check, ctx.run_id, ctx.tier, started_at, obs, attempt)
         if result.status != "down" or attempt >= allowed:
             break
