@@ -77,3 +77,49 @@ def test_state_file_is_whole_after_a_kill(tmp_path):
         assert count >= last
         last = count
     assert last > 0
+
+
+def test_many_states_saved_in_one_write_read_back_as_saved(tmp_path):
+    # Given a state file holding two states, and a batch updating one and adding two
+    store = LocalStore(tmp_path)
+    store.save_many([AlertState("b", consecutive_failures=1), AlertState("z")])
+    old_b = store.load(["b"])["b"]
+    old_b.consecutive_failures = 2
+    old_b.recent = [{"at": "2026-12-02T12:00:00.000Z", "status": "down", "n": 10**25}]
+    batch = [old_b, AlertState("a", probe_memory={"k": [1, 2]}), AlertState("c")]
+
+    # When the batch is saved
+    out = store.save_many(batch)
+
+    # Then each saved state is the one given at its next version, and a new object
+    assert {k: v.version for k, v in out.items()} == {"b": 2, "a": 1, "c": 1}
+    assert out["b"] is not old_b and out["b"].recent == old_b.recent
+    # and the file is one JSON object, ids in order, every state whole (z kept as it was)
+    text = (tmp_path / "state.json").read_text()
+    data = json.loads(text)
+    assert list(data) == ["a", "b", "c", "z"]
+    assert data["b"]["recent"][0]["n"] == 10**25
+    assert store.load(["a", "b", "c", "z"]) == {
+        "a": out["a"],
+        "b": out["b"],
+        "c": out["c"],
+        "z": AlertState("z", version=1),
+    }
+    # and a stale version is refused without touching the file
+    stale = store.save_many([AlertState("c", consecutive_failures=9)])
+    assert isinstance(stale["c"], Exception)
+    assert (tmp_path / "state.json").read_text() == text
+
+
+def test_a_write_whose_chunks_fail_midway_leaves_the_old_file(tmp_path):
+    path = tmp_path / "doc.json"
+    local_mod.atomic_write(path, b"old")
+
+    def chunks():
+        yield b"{"
+        raise ValueError("cannot encode")
+
+    with pytest.raises(ValueError):
+        local_mod.atomic_write(path, chunks())
+    assert path.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["doc.json"]

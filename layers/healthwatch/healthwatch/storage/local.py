@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 from healthwatch.codec import dumps
 from healthwatch.errors import ConflictError
@@ -27,17 +27,19 @@ from healthwatch.storage.keys import (
 )
 
 
-def atomic_write(path: Path, data: bytes | BinaryIO) -> None:
-    """Write `data` (bytes, or a file read to its end) so that `path` is either the old file
-    or the new one, never half of one."""
+def atomic_write(path: Path, data: bytes | BinaryIO | Iterable[bytes]) -> None:
+    """Write `data` (bytes, a file read to its end, or chunks) so that `path` is either the
+    old file or the new one, never half of one."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
             if isinstance(data, bytes | bytearray):
                 fh.write(data)
+            elif hasattr(data, "read"):
+                shutil.copyfileobj(cast(BinaryIO, data), fh, 1 << 20)
             else:
-                shutil.copyfileobj(data, fh, 1 << 20)
+                fh.writelines(cast(Iterable[bytes], data))
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -103,7 +105,9 @@ class LocalStore:
     def query(self, check_id: str, since: datetime, until: datetime | None = None) -> list[Result]:
         return [r for r in self.query_all(since, until) if r.check_id == check_id]
 
-    def query_all(self, since: datetime, until: datetime | None = None) -> Iterator[Result]:
+    def query_all(
+        self, since: datetime, until: datetime | None = None, *, skip_run: str | None = None
+    ) -> Iterator[Result]:
         until = until or datetime.now(UTC) + timedelta(seconds=1)
         base = self.root / RESULTS_PREFIX
         if not base.exists():
@@ -112,13 +116,16 @@ class LocalStore:
         for tier_dir in sorted(base.glob("tier=*")):
             for part in _day_dirs(tier_dir, since, until):
                 for path in sorted(part.glob("*.json")):
-                    for line in path.read_text(encoding="utf-8").splitlines():
-                        if not line.strip():
-                            continue
-                        record = json.loads(line)
-                        at = parse_iso(record["started_at"])
-                        if since <= at < until:
-                            records.append(Result.from_dict(record))
+                    with path.open(encoding="utf-8") as lines:  # a line at a time
+                        for line in lines:
+                            if not line.strip():
+                                continue
+                            record = json.loads(line)
+                            if skip_run is not None and record.get("run_id") == skip_run:
+                                continue
+                            at = parse_iso(record["started_at"])
+                            if since <= at < until:
+                                records.append(Result.from_dict(record))
         records.sort(key=lambda r: r.started_at)
         return iter(records)
 
@@ -164,20 +171,34 @@ class LocalStore:
         with self._locked():
             stored = self._read_states()
             for state in states:
-                current = stored.get(state.check_id, {}).get("version", 0)
+                held = stored.get(state.check_id)
+                current = (
+                    held.version if isinstance(held, AlertState) else (held or {}).get("version", 0)
+                )
                 if current != state.version:
                     out[state.check_id] = ConflictError(
                         f"state of {state.check_id} is at version {current}, "
                         f"expected {state.version}"
                     )
                     continue
-                record = {**state.to_dict(), "version": state.version + 1}
-                stored[state.check_id] = record
-                out[state.check_id] = AlertState.from_dict(record)
+                saved = state.copy()
+                saved.version = state.version + 1
+                stored[state.check_id] = saved
+                out[state.check_id] = saved
             if any(isinstance(v, AlertState) for v in out.values()):
-                body = dumps(stored, sort_keys=True)
-                atomic_write(self.state_path, body)
+                # Written state by state: 10,000 states are 7 MB of JSON, never all held.
+                atomic_write(self.state_path, _state_file(stored))
         return out
+
+
+def _state_file(stored: Mapping[str, AlertState | dict[str, Any]]) -> Iterator[bytes]:
+    """`state.json`, in chunks: one object, check id to state, keys sorted at every level."""
+    yield b"{"
+    for i, check_id in enumerate(sorted(stored)):
+        state = stored[check_id]
+        record = state.to_dict() if isinstance(state, AlertState) else state
+        yield (b"," if i else b"") + dumps(check_id) + b":" + dumps(record, sort_keys=True)
+    yield b"}"
 
 
 def _day_dirs(base: Path, since: datetime, until: datetime) -> list[Path]:
