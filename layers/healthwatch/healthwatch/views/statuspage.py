@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 import json
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -293,6 +293,9 @@ def _triple(counts: Mapping[str, int] | None) -> tuple[int, int, int]:
 BAR_W, BAR_GAP = 4, 1
 
 
+_SVG_START = '<svg class="bars"'
+
+
 def _svg(rects: list[str]) -> str:
     width = DAYS * (BAR_W + BAR_GAP) - BAR_GAP
     return (
@@ -368,14 +371,18 @@ def render_into(
     now: datetime,
     title: str = TITLE,
 ) -> None:
-    """`render`, written to `out` as it is encoded: the page (about 10 KB a check, 100 MB
-    at 10,000) is never whole in memory; a bar strip that checks share is encoded once."""
-    encoded: dict[int, bytes] = {}
+    """`render`, written to `out` as it is made: the page (about 10 KB a check, 100 MB at
+    10,000) is never whole in memory, nor are its cards; a bar strip that checks share is
+    encoded once (kept with its text, so its id cannot be another string's)."""
+    encoded: dict[int, tuple[str, bytes]] = {}
     for part in render_parts(config, rollups, now, title):
-        chunk = encoded.get(id(part))
-        if chunk is None:
-            chunk = encoded[id(part)] = part.encode()
-        out.write(chunk)
+        if not part.startswith(_SVG_START):
+            out.write(part.encode())
+            continue
+        cached = encoded.get(id(part))
+        if cached is None or cached[0] is not part:
+            cached = encoded[id(part)] = (part, part.encode())
+        out.write(cached[1])
 
 
 def render_parts(
@@ -383,81 +390,24 @@ def render_parts(
     rollups: Mapping[str, Mapping[str, Any]],
     now: datetime,
     title: str = TITLE,
-) -> list[str]:
-    """The page as fragments; a bar strip shared by several checks is one string object."""
+) -> Iterator[str]:
+    """The page as fragments, made as they are taken; a bar strip shared by several checks
+    is one string object. The head (overall state, open incidents) needs every check, so
+    a first pass reads their last results and incidents, and the cards follow one by one."""
     today = now.astimezone(UTC).date()
     bars = _BarCache(today)
-    cards: list[str] = []
     statuses: list[str | None] = []
     open_items: list[tuple[str, str]] = []
     recent_items: list[tuple[str, str]] = []
     recent_since = iso(now - timedelta(days=RECENT_INCIDENT_DAYS))
-    for tier, tier_conf in config.tiers.items():
-        checks = config.checks_for(tier)
-        if not checks:
-            continue
-        section = [f"<h2>{_e(tier_conf.description or tier.capitalize())}</h2>"]
+    sections = [(tier, conf, config.checks_for(tier)) for tier, conf in config.tiers.items()]
+    sections = [s for s in sections if s[2]]
+    for tier, _, checks in sections:
         for check in checks:
-            data = rollups.get(tier, {}).get("checks", {}).get(check.id, {})
+            data = _check_data(rollups, tier, check.id)
             last = data.get("last")
-            status = last["status"] if last else None
-            statuses.append(status)
-            pill = status or "none"
-            latency = (
-                f"{last['latency_ms']:.0f} ms"
-                if last and last.get("latency_ms") is not None
-                else "—"
-            )
-            up = _uptime(data.get("days", {}))
-            facts = [
-                f"<span>Latency {_e(latency)}</span>",
-                f"<span>{'—' if up is None else f'{up:.2f}%'} uptime, {DAYS} days</span>",
-            ]
-            if last:
-                ago = _ago((now - parse_iso(last["at"])).total_seconds())
-                facts.append(f'<span class="muted">checked {_e(ago)} ago</span>')
-            if last and last.get("status") == "down" and last.get("error"):
-                facts.append(f'<span class="muted">{_e(str(last["error"])[:140])}</span>')
-            section += [
-                f'<section class="card check" data-check="{_e(check.id)}" data-status="{pill}">'
-                f'<div class="head"><span class="name">{_e(check.name)}</span>'
-                f'<span class="pill {pill}">{_e(LABELS[status])}</span></div>'
-                f'<div class="facts">{"".join(facts)}</div>',
-                bars.svg(data.get("days", {})),
-                f'<div class="axis muted"><span>{DAYS} days ago</span><span>today</span></div>'
-                f"{_sparkline(data.get('latency', []))}"
-                f"{_links(check)}"
-                "</section>",
-            ]
-            for inc in data.get("incidents", []):
-                what = f"<strong>{_e(check.name)}</strong>"
-                err = f" — {_e(str(inc['error'])[:160])}" if inc.get("error") else ""
-                if inc["ended_at"] is None:
-                    dur = _ago((now - parse_iso(inc["started_at"])).total_seconds())
-                    open_items.append(
-                        (
-                            inc["started_at"],
-                            (
-                                f'<li class="open">{what}: down since '
-                                f"{_e(_when(inc['started_at']))} "
-                                f"({_e(dur)}){err}</li>"
-                            ),
-                        )
-                    )
-                elif inc["ended_at"] >= recent_since:
-                    dur = format_duration(
-                        (parse_iso(inc["ended_at"]) - parse_iso(inc["started_at"])).total_seconds()
-                    )
-                    recent_items.append(
-                        (
-                            inc["started_at"],
-                            (
-                                f'<li class="resolved">{what}: down {_e(_when(inc["started_at"]))} '
-                                f"for {_e(dur)}, resolved{err}</li>"
-                            ),
-                        )
-                    )
-        cards += section
+            statuses.append(last["status"] if last else None)
+            _incidents(check, data, now, recent_since, open_items, recent_items)
     text, cls = OVERALL[overall_state(statuses)]
     open_html = (
         "".join(h for _, h in sorted(open_items, reverse=True))
@@ -469,7 +419,7 @@ def render_parts(
     )
     if recent_items:
         recent_html = f'<ul class="incidents">{recent_html}</ul>'
-    head = (
+    yield (
         "<!doctype html>\n"
         '<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width,initial-scale=1">'
@@ -479,12 +429,90 @@ def render_parts(
         f'<div class="banner {cls}" id="overall" data-state="{cls}">{_e(text)}</div>'
         f'<h2>Open incidents</h2><ul class="incidents" id="open-incidents">{open_html}</ul>'
     )
-    tail = (
+    for tier, tier_conf, checks in sections:
+        yield f"<h2>{_e(tier_conf.description or tier.capitalize())}</h2>"
+        for check in checks:
+            yield from _card(check, _check_data(rollups, tier, check.id), bars, now)
+    yield (
         f'<h2>Recent incidents</h2><div id="recent-incidents">{recent_html}</div>'
         f'<footer class="muted">Updated {_e(_when(iso(now)))} · healthwatch</footer>'
         "</main></body></html>\n"
     )
-    return [head, *cards, tail]
+
+
+def _check_data(
+    rollups: Mapping[str, Mapping[str, Any]], tier: str, check_id: str
+) -> Mapping[str, Any]:
+    data: Mapping[str, Any] = rollups.get(tier, {}).get("checks", {}).get(check_id, {})
+    return data
+
+
+def _card(check: Any, data: Mapping[str, Any], bars: _BarCache, now: datetime) -> list[str]:
+    """One check's card: name, status, latency, uptime, its 90 bars and its sparkline."""
+    last = data.get("last")
+    status = last["status"] if last else None
+    pill = status or "none"
+    latency = f"{last['latency_ms']:.0f} ms" if last and last.get("latency_ms") is not None else "—"
+    up = _uptime(data.get("days", {}))
+    facts = [
+        f"<span>Latency {_e(latency)}</span>",
+        f"<span>{'—' if up is None else f'{up:.2f}%'} uptime, {DAYS} days</span>",
+    ]
+    if last:
+        ago = _ago((now - parse_iso(last["at"])).total_seconds())
+        facts.append(f'<span class="muted">checked {_e(ago)} ago</span>')
+    if last and last.get("status") == "down" and last.get("error"):
+        facts.append(f'<span class="muted">{_e(str(last["error"])[:140])}</span>')
+    return [
+        f'<section class="card check" data-check="{_e(check.id)}" data-status="{pill}">'
+        f'<div class="head"><span class="name">{_e(check.name)}</span>'
+        f'<span class="pill {pill}">{_e(LABELS[status])}</span></div>'
+        f'<div class="facts">{"".join(facts)}</div>',
+        bars.svg(data.get("days", {})),
+        f'<div class="axis muted"><span>{DAYS} days ago</span><span>today</span></div>'
+        f"{_sparkline(data.get('latency', []))}"
+        f"{_links(check)}"
+        "</section>",
+    ]
+
+
+def _incidents(
+    check: Any,
+    data: Mapping[str, Any],
+    now: datetime,
+    recent_since: str,
+    open_items: list[tuple[str, str]],
+    recent_items: list[tuple[str, str]],
+) -> None:
+    """The check's open incidents, and those resolved since `recent_since`, as list items."""
+    for inc in data.get("incidents", []):
+        what = f"<strong>{_e(check.name)}</strong>"
+        err = f" — {_e(str(inc['error'])[:160])}" if inc.get("error") else ""
+        if inc["ended_at"] is None:
+            dur = _ago((now - parse_iso(inc["started_at"])).total_seconds())
+            open_items.append(
+                (
+                    inc["started_at"],
+                    (
+                        f'<li class="open">{what}: down since '
+                        f"{_e(_when(inc['started_at']))} "
+                        f"({_e(dur)}){err}</li>"
+                    ),
+                )
+            )
+        elif inc["ended_at"] >= recent_since:
+            dur = format_duration(
+                (parse_iso(inc["ended_at"]) - parse_iso(inc["started_at"])).total_seconds()
+            )
+            recent_items.append(
+                (
+                    inc["started_at"],
+                    (
+                        f'<li class="resolved">{what}: down {_e(_when(inc["started_at"]))} '
+                        f"for {_e(dur)}, resolved{err}</li>"
+                    ),
+                )
+            )
 
 
 def _links(check: Any) -> str:
