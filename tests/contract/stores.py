@@ -95,6 +95,8 @@ class StoreContract:
         assert all(r.check_id == "a" for r in got)
         everything = list(store.query_all(T0, T0 + timedelta(hours=1)))
         assert len(everything) == 8
+        but_last = list(store.query_all(T0, T0 + timedelta(hours=1), skip_run=run.run_id))
+        assert len(but_last) == 6 and run.run_id not in {r.run_id for r in but_last}
         assert everything[0] in run.results or everything[0].started_at < run.results[0].started_at
         assert {"run_id", "tier", "check_id", "status", "latency_ms", "started_at"} <= set(
             everything[0].to_dict()

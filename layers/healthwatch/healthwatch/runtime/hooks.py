@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from healthwatch.storage import HistoryStore, ResultStore, StateStore
 
 Hook = Callable[[TierRun], None]
-SPOOL_BYTES = 8 << 20  # a status page bigger than this is spooled to disk, not held
+SPOOL_BYTES = 2 << 20  # a status page bigger than this (about 200 checks) goes through a file
 
 
 class StatusPageWriter:
@@ -129,8 +129,12 @@ class ReliabilityLog:
             since = now - timedelta(seconds=period)
         records = []
         if self.history is not None:
-            records = list(self.history.query_all(since, now + timedelta(seconds=1)))
-        seen = {(r.check_id, r.started_at) for r in records}
+            # This run's results are at hand: not read back (10,000 of them are 10 MB). The
+            # other shards of a split tier share the run id: their results are read.
+            until = now + timedelta(seconds=1)
+            skip = run.run_id if run.shards == 1 else None
+            records = list(self.history.query_all(since, until, skip_run=skip))
+        seen = {(r.check_id, r.started_at) for r in records} if run.shards > 1 else set()
         records += [r for r in run.results if (r.check_id, r.started_at) not in seen]
         records.sort(key=lambda r: r.started_at)
         report = build_report(records, self.config, since, now)

@@ -49,8 +49,11 @@ class HistoryStore(Protocol):
         """Results of one check with `started_at` in [since, until), oldest first."""
         ...
 
-    def query_all(self, since: datetime, until: datetime | None = None) -> Iterator[Result]:
-        """Every check's results in the window, oldest first (reports, status page)."""
+    def query_all(
+        self, since: datetime, until: datetime | None = None, *, skip_run: str | None = None
+    ) -> Iterator[Result]:
+        """Every check's results in the window, oldest first (reports, status page); not
+        those of run `skip_run` (a hook holding that run's results already)."""
         ...
 
 

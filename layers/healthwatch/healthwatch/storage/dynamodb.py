@@ -108,7 +108,9 @@ class DynamoStore:
         end = iso(until)
         return [Result.from_dict(r) for r in self._pages("query", params) if r["started_at"] < end]
 
-    def query_all(self, since: datetime, until: datetime | None = None) -> Iterator[Result]:
+    def query_all(
+        self, since: datetime, until: datetime | None = None, *, skip_run: str | None = None
+    ) -> Iterator[Result]:
         """A scan: the table holds `history_days` of results, small enough for a report."""
         until = until or self.now() + timedelta(seconds=1)
         params: dict[str, Any] = {
@@ -121,7 +123,9 @@ class DynamoStore:
         }
         end = iso(until)
         records = [
-            Result.from_dict(r) for r in self._pages("scan", params) if r["started_at"] < end
+            Result.from_dict(r)
+            for r in self._pages("scan", params)
+            if r["started_at"] < end and (skip_run is None or r.get("run_id") != skip_run)
         ]
         records.sort(key=lambda r: r.started_at)
         return iter(records)
