@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -232,4 +233,5 @@ def test_a_states_written_out_dict_is_the_generic_one():
     copy.probe_memory["x"] = 1
     copy.pending_events.clear()
     assert copy != state and state.to_dict() == Record.to_dict(state)
+    assert state.copy() == dataclasses.replace(state)  # every field, written out
     assert AlertState.from_dict(state.to_dict()) == state

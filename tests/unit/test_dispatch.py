@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -49,8 +50,8 @@ def decide_once(events: list[AlertEvent]):
 
     def decide(base: AlertState) -> tuple[AlertState, list[AlertEvent]]:
         if base.incident_open:
-            return AlertState(**{**base.__dict__}), []
-        new = AlertState(**{**base.__dict__})
+            return dataclasses.replace(base), []
+        new = dataclasses.replace(base)
         new.incident_open = True
         return new, list(events)
 
@@ -126,13 +127,13 @@ def test_a_live_lease_is_left_alone_and_a_lapsed_or_dead_one_taken(tmp_path: Pat
     # Without that knowledge, a lapsed lease is taken too.
     a.claim({"svc": functools.partial(_reopen, event=make_event(9))}, store.load(["svc"]))
     later = Dispatcher(store, [chat], Secrets.local({}), lambda: T0 + timedelta(hours=1))
-    claims = later.claim({"svc": lambda s: (AlertState(**{**s.__dict__}), [])}, store.load(["svc"]))
+    claims = later.claim({"svc": lambda s: (dataclasses.replace(s), [])}, store.load(["svc"]))
     later.deliver(TierRun("d", "quick", "", 1.0, []), claims.states)
     assert [e.id for e in chat.sent] == [make_event().id, make_event(9).id]
 
 
 def _reopen(base: AlertState, *, event: AlertEvent) -> tuple[AlertState, list[AlertEvent]]:
-    return AlertState(**{**base.__dict__}), [event]
+    return dataclasses.replace(base), [event]
 
 
 def test_what_does_not_fit_the_time_left_stays_pending(tmp_path: Path) -> None:

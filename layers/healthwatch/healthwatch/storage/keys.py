@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 
 from healthwatch.models import TierRun, parse_iso
 
@@ -51,11 +52,26 @@ def latest_run_key(run: TierRun) -> str:
 
 def jsonl(run: TierRun) -> bytes:
     """One result record per line: what Athena's JSON SerDe reads."""
-    return b"".join(line + b"\n" for line in run.result_lines())
+    return b"".join(jsonl_parts(run))
+
+
+def jsonl_parts(run: TierRun) -> Iterator[bytes]:
+    """`jsonl` in pieces, for a writer that streams (10,000 results are 4 MB)."""
+    for line in run.result_lines():
+        yield line
+        yield b"\n"
 
 
 def latest_document(run: TierRun) -> bytes:
     """The run's summary and its results (the lines `jsonl` wrote, not serialised again)."""
+    return b"".join(latest_parts(run))
+
+
+def latest_parts(run: TierRun) -> Iterator[bytes]:
+    """`latest_document` in pieces."""
     head = json.dumps(run.summary(), indent=2)[:-2]  # without the closing "\n}"
-    results = b",\n    ".join(run.result_lines())
-    return head.encode() + b',\n  "results": [\n    ' + results + b"\n  ]\n}\n"
+    yield head.encode() + b',\n  "results": ['
+    for i, line in enumerate(run.result_lines()):
+        yield b",\n    " if i else b"\n    "
+        yield line
+    yield b"\n  ]\n}\n"

@@ -19,8 +19,8 @@ from healthwatch.models import AlertState, Outcomes, Result, TierRun, parse_iso
 from healthwatch.storage.keys import (
     RESULTS_PREFIX,
     ROLLUPS_PREFIX,
-    jsonl,
-    latest_document,
+    jsonl_parts,
+    latest_parts,
     latest_run_key,
     result_key,
     rollup_key,
@@ -64,11 +64,11 @@ class LocalStore:
     # ResultStore
     def write_run(self, run: TierRun) -> str:
         key = result_key(run)
-        atomic_write(self.root / key, jsonl(run))
+        atomic_write(self.root / key, jsonl_parts(run))
         return key
 
     def write_latest(self, run: TierRun) -> None:
-        atomic_write(self.root / latest_run_key(run), latest_document(run))
+        atomic_write(self.root / latest_run_key(run), latest_parts(run))
 
     def put_document(self, key: str, body: bytes | BinaryIO, content_type: str) -> None:
         atomic_write(self._path(key), body)
