@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import re
+import sys
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal, Protocol
@@ -273,7 +274,13 @@ class Check(Strict):
                 parsed(text)
             except ConditionError as exc:
                 raise ValueError(str(exc)) from None
-        return values
+        # Most checks repeat the same conditions: one string each, not one per check.
+        return [sys.intern(text) for text in values]
+
+    @field_validator("tier", "type")
+    @classmethod
+    def _shared(cls, value: str) -> str:
+        return sys.intern(value)
 
     @functools.cached_property
     def _made(self) -> _Derived:
