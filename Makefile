@@ -12,6 +12,9 @@ $(STAMP): pyproject.toml layers/healthwatch/requirements.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@# Bytecode for the package, as a non-editable install has (where PYTHONDONTWRITEBYTECODE
+	@# is set, nothing else writes it); a source edited later is seen and recompiled.
+	$(BIN)/python -m compileall -q layers/healthwatch/healthwatch functions
 	@touch $(STAMP)
 
 install: $(STAMP)
@@ -56,7 +59,8 @@ bench: $(STAMP)
 bench-shards: $(STAMP)
 	$(BIN)/python benchmarks/bench_shards.py
 
-## sam validate --lint + sam build (needs the AWS SAM CLI); checks.yaml goes into each function
+## sam validate --lint + sam build (needs the AWS SAM CLI); checks.yaml goes into each function,
+## and the built tree is compiled to bytecode Lambda uses as it is (scripts/bytecode.py)
 SAM    ?= sam
 PARAMS ?=
 build: $(STAMP)
@@ -64,6 +68,7 @@ build: $(STAMP)
 	$(SAM) validate --lint
 	$(SAM) build
 	for fn in .aws-sam/build/*Function; do cp checks.yaml "$$fn/checks.yaml"; done
+	$(BIN)/python scripts/bytecode.py .aws-sam/build
 
 ## sam deploy (--guided the first time, which saves the answers in samconfig.toml). The tier
 ## schedules come from checks.yaml (scripts/deploy_params.py), never from PARAMS, so the
@@ -88,6 +93,7 @@ deploy-probe: $(STAMP)
 	$(SAM) validate --lint --template-file template-probe.yaml
 	$(SAM) build --template-file template-probe.yaml --build-dir .aws-sam/probe
 	cp checks.yaml .aws-sam/probe/ProbeFunction/checks.yaml
+	$(BIN)/python scripts/bytecode.py .aws-sam/probe
 	$(SAM) deploy --template-file .aws-sam/probe/template.yaml --stack-name $(PROBE_STACK) \
 		--region $(REGION) --capabilities CAPABILITY_IAM --resolve-s3 --no-fail-on-empty-changeset $(if $(PARAMS),--parameter-overrides $(PARAMS))
 

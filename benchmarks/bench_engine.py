@@ -9,8 +9,9 @@ Every figure is a ratio against something measured in the same run on the same m
    `benchmarks/reference.py` (a fresh process: the same N GETs, JSON parse, two
    conditions, one JSON Lines file), both at the same concurrency. Wall time, peak RSS
    (from `wait4`), their ratios, and healthwatch's cost per 1,000 checks.
-2. Cold start: importing the Lambda handler and building its runtime (clients included)
-   beside a bare process that imports boto3 and creates the same clients.
+2. Cold start: importing the Lambda handler and building its runtime (clients included),
+   from the function and layer as `make build` lays them out and compiles them, beside a
+   bare process that imports boto3 and creates the same clients.
 3. HotDash's quick tier: two checks answering after 100 and 300 ms; the run's wall time
    beside its slowest check.
 4. SLO: a run of 1,000 checks with `slo:` and 30 days of stored history beside the same
@@ -237,16 +238,37 @@ for name in ("dynamodb", "s3", "sns"):
 """
 
 HANDLER = """
-import importlib.util, sys
-spec = importlib.util.spec_from_file_location("app", "functions/run_tier/app.py")
-app = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(app)
+import sys
+sys.path.insert(0, sys.argv[1])  # /var/task: the function's own code
+import app
 assert app.RUN_TIER.runtime.ports.states is not None  # built at import: config, clients, ports
+assert app.__cached__ and "/python/healthwatch/" in sys.modules["healthwatch"].__file__
 """
 
 
+def deployed(into: Path) -> tuple[Path, Path]:
+    """The run_tier function and the healthwatch layer laid out as `make build` leaves them
+    (`/var/task`, `/opt/python`) and compiled by the same step (scripts/bytecode.py)."""
+    import shutil
+
+    task, layer = into / "task", into / "opt" / "python"
+    shutil.copytree(
+        ROOT / "functions" / "run_tier", task, ignore=shutil.ignore_patterns("__pycache__")
+    )
+    shutil.copytree(
+        ROOT / "layers" / "healthwatch" / "healthwatch",
+        layer / "healthwatch",
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
+    subprocess.run([sys.executable, str(ROOT / "scripts" / "bytecode.py"), str(into)], check=True)
+    return task, layer
+
+
 def cold_start(repeat: int) -> tuple[float, float]:
+    tmp = tempfile.TemporaryDirectory(prefix="hw-deployed-")
+    task, layer = deployed(Path(tmp.name))
     env = {
+        "PYTHONPATH": str(layer),  # as Lambda puts /opt/python ahead of the runtime's own
         **os.environ,
         "AWS_REGION": "us-east-1",
         "AWS_DEFAULT_REGION": "us-east-1",
@@ -261,12 +283,13 @@ def cold_start(repeat: int) -> tuple[float, float]:
         "POWERTOOLS_SERVICE_NAME": "bench",
     }
     bare, handler = [], []
-    for _ in range(repeat):
-        bare.append(measure([sys.executable, "-c", BARE], env).wall_s)
-        m = measure([sys.executable, "-c", HANDLER], env)
-        if m.returncode:
-            raise SystemExit("the handler did not start: see above")
-        handler.append(m.wall_s)
+    with tmp:
+        for _ in range(repeat):
+            bare.append(measure([sys.executable, "-c", BARE], env).wall_s)
+            m = measure([sys.executable, "-c", HANDLER, str(task)], env)
+            if m.returncode:
+                raise SystemExit("the handler did not start: see above")
+            handler.append(m.wall_s)
     return statistics.median(handler), statistics.median(bare)
 
 
