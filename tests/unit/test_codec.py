@@ -60,18 +60,22 @@ from healthwatch.runtime import local, YOUNG_COLLECTION_EVERY
 from healthwatch.runtime.config_source import load_config
 before = gc.get_threshold()[0]
 runtime = local.build(load_config({str(ROOT / "checks.yaml")!r}), {str(tmp_path)!r})
-print(json.dumps([before, gc.get_threshold()[0], gc.get_freeze_count(), YOUNG_COLLECTION_EVERY,
-                  gc.isenabled()]))
+frozen = gc.get_freeze_count()
+local.build(load_config({str(ROOT / "checks.yaml")!r}), {str(tmp_path)!r})  # a second build
+print(json.dumps([before, gc.get_threshold()[0], frozen, YOUNG_COLLECTION_EVERY,
+                  gc.isenabled(), gc.get_freeze_count() - frozen]))
 """
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
-    before, after, frozen, every, enabled = json.loads(proc.stdout)
+    before, after, frozen, every, enabled, frozen_again = json.loads(proc.stdout)
 
     # Then what it built is frozen out of collections, young ones are rarer, and the
     # collector still runs (the config load paused it only while loading)
     assert before < every == after
     assert frozen > 10_000
     assert enabled is True
+    # and only the first build freezes: what a later one replaces can still be collected
+    assert frozen_again == 0
 
 
 def test_a_kept_line_holds_its_own_size_not_the_encoders_buffer():

@@ -64,6 +64,7 @@ def run(
     workers: int = DEFAULT_CONCURRENCY,
     sleep: Any = None,
     store: LocalStore | None = None,
+    on_result: Any = None,
 ) -> TierRun:
     session = http_session(workers)
     try:
@@ -76,6 +77,7 @@ def run(
             secrets=Secrets.local({}),
             sleep=sleep,
             concurrency=workers,
+            on_result=on_result,
         )
     finally:
         session.close()
@@ -559,23 +561,6 @@ def test_a_down_verdict_always_says_what_broke(details, expected):
     assert result.status == "down" and result.error == expected
 
 
-def _run_noting(config: Config, tmp_path: Path, workers: int, note: Any) -> TierRun:
-    session = http_session(workers)
-    try:
-        return run_tier(
-            config,
-            "quick",
-            Ports(states=LocalStore(tmp_path)),
-            session=session,
-            open_http=aio_session,
-            secrets=Secrets.local({}),
-            concurrency=workers,
-            on_result=note,
-        )
-    finally:
-        session.close()
-
-
 def test_a_checks_task_is_made_when_a_slot_is_free_not_up_front(
     server: FakeServer, tmp_path: Path
 ) -> None:
@@ -584,7 +569,9 @@ def test_a_checks_task_is_made_when_a_slot_is_free_not_up_front(
     alive: list[int] = []
 
     # When the tier runs, counting the loop's tasks as each result comes in
-    run_ = _run_noting(config, tmp_path, 4, lambda r: alive.append(len(asyncio.all_tasks())))
+    run_ = run(
+        config, tmp_path, workers=4, on_result=lambda r: alive.append(len(asyncio.all_tasks()))
+    )
 
     # Then every check ran, and the loop never held more than the 4 running checks'
     # tasks and the run's own few (80 tasks waiting for a slot cost 15 MB at 10,000 checks)
@@ -607,7 +594,7 @@ def test_a_check_waiting_to_retry_holds_no_slot(server: FakeServer, tmp_path: Pa
     order: list[str] = []
 
     # When the tier runs
-    run_ = _run_noting(config, tmp_path, 1, lambda r: order.append(r.check_id))
+    run_ = run(config, tmp_path, workers=1, on_result=lambda r: order.append(r.check_id))
 
     # Then the check behind ran while the first waited, and the retry then succeeded
     assert order == ["behind", "flaky"]

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 # almost none of them in cycles; at the default threshold (700) the young generation is
 # collected thousands of times per 10,000 checks, about a seventh of the run's CPU.
 YOUNG_COLLECTION_EVERY = 50_000
+_settled = False
 
 
 def settle_heap() -> None:
@@ -37,7 +38,12 @@ def settle_heap() -> None:
     collector from walking them again (`gc.freeze`) and collect young objects less often.
     Cycles are still collected; a run's garbage waits at most 50,000 allocations. The
     garbage of building (loading pauses the collector) is collected first, or it would be
-    frozen with the rest and never freed."""
+    frozen with the rest and never freed. Once per process: what a later build replaces
+    (a reloaded config) must stay collectable."""
+    global _settled
+    if _settled:
+        return
+    _settled = True
     gc.collect()
     gc.freeze()
     young, middle, old = gc.get_threshold()
