@@ -233,5 +233,20 @@ def test_a_states_written_out_dict_is_the_generic_one():
     copy.probe_memory["x"] = 1
     copy.pending_events.clear()
     assert copy != state and state.to_dict() == Record.to_dict(state)
-    assert state.copy() == dataclasses.replace(state)  # every field, written out
+    # every field, written out: a state with no field at its default copies whole
+    every = AlertState(
+        **{
+            f.name: getattr(state, f.name)
+            if getattr(state, f.name) != getattr(AlertState("x"), f.name)
+            else {"failing_since": "t1", "incident_open": True, "incident_started_at": "t2",
+                  "incident_kind": "down", "last_notified_at": "t3", "last_result_at": "t4",
+                  "consecutive_successes": 4}[f.name]
+            for f in dataclasses.fields(AlertState)
+        }
+    )  # fmt: skip
+    assert all(
+        getattr(every, f.name) != getattr(AlertState("x"), f.name)
+        for f in dataclasses.fields(AlertState)
+    )
+    assert every.copy() == dataclasses.replace(every)
     assert AlertState.from_dict(state.to_dict()) == state

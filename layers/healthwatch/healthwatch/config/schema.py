@@ -284,7 +284,9 @@ class Check(Strict):
 
     @functools.cached_property
     def _made(self) -> _Derived:
-        """What validation derived; set by `_type_options` into the instance's dict."""
+        """What validation derived. `_type_options` puts it in the instance's dict, which a
+        non-data descriptor such as this one never shadows; only an unvalidated Check
+        (`model_construct`) gets here."""
         raise AssertionError("a Check is made by validation")
 
     @property

@@ -134,7 +134,7 @@ class ReliabilityLog:
             until = now + timedelta(seconds=1)
             skip = run.run_id if run.shards == 1 else None
             records = list(self.history.query_all(since, until, skip_run=skip))
-        seen = {(r.check_id, r.started_at) for r in records} if run.shards > 1 else set()
+        seen = {(r.check_id, r.started_at) for r in records}
         records += [r for r in run.results if (r.check_id, r.started_at) not in seen]
         records.sort(key=lambda r: r.started_at)
         report = build_report(records, self.config, since, now)
