@@ -424,6 +424,39 @@ def slo_with_history(repeat: int, n: int = 1000) -> tuple[float, float, int]:
     return min(with_slo[1:]), min(without[1:]), runs
 
 
+def full_rollup(path: Path) -> int:
+    """The status page rollup at `path` as 90 days of a 15-minute tier leave it: every check
+    with 90 days of 96 runs and a full sparkline (the shape `merge` keeps, filled in
+    directly: folding 86 million results would take hours). Its size in bytes."""
+    from healthwatch.codec import dumps
+    from healthwatch.views import statuspage
+
+    doc = statuspage.load_rollup(path.read_bytes(), "bench")
+    for check in doc["checks"].values():
+        days = statuspage.empty_days()
+        today = datetime.fromisoformat(check["last"]["at"]).date()
+        for back in range(statuspage.DAYS - 1, -1, -1):
+            statuspage.add_day(days, (today - timedelta(days=back)).isoformat(), [96, 0, 0, 0])
+        check["days"] = days
+        check["latency"] = [100.0 + k for k in range(statuspage.LATENCY_POINTS)]
+    raw = dumps(doc, default=statuspage.plain)
+    path.write_bytes(raw)
+    return len(raw)
+
+
+def steady_state(target: Target, n: int) -> tuple[Measured, Measured, int]:
+    """A first run of `n` checks, and a run once the status page holds 90 days of them."""
+    with tempfile.TemporaryDirectory(prefix="hw-bench-") as tmp:
+        config, data = Path(tmp) / "checks.json", Path(tmp) / "data"
+        config.write_text(json.dumps(bench_config(target.url, n)))
+        first = measure(healthwatch_argv(config, data))
+        size = full_rollup(data / "status" / "rollup-bench.json")
+        later = measure(healthwatch_argv(config, data))
+        if first.returncode or later.returncode:
+            raise SystemExit("a steady-state run failed: see above")
+    return first, later, size
+
+
 # ---------------------------------------------------------------------- main
 
 
@@ -488,6 +521,15 @@ def main() -> None:
     print(f"\n4. 1,000 checks, 30 days of stored history ({runs} runs)")
     print(
         f"  with slo: {with_slo:.3f} s · without: {without:.3f} s · ratio {with_slo / without:.2f}x"
+    )
+
+    n = max(sizes)
+    with Target({"default": DELAY}) as target:
+        first, later, size = steady_state(target, n)
+    print(f"\n5. {n:,} checks once the status page holds 90 days ({size / 2**20:.1f} MB rollup)")
+    print(
+        f"  first run: {first.rss_mb:.0f} MB, {first.wall_s:.2f} s · "
+        f"after 90 days: {later.rss_mb:.0f} MB, {later.wall_s:.2f} s (a 512 MB Lambda)"
     )
 
 

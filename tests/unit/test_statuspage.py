@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from healthwatch.cli import main
+from healthwatch.codec import dumps
 from healthwatch.models import Result, TierRun, iso
 from healthwatch.runtime.config_source import parse_config
 from healthwatch.runtime.hooks import StatusPageWriter
@@ -18,9 +19,12 @@ from healthwatch.views.statuspage import (
     LATENCY_POINTS,
     build_rollups,
     day_class,
+    day_counts,
     empty_rollup,
+    load_rollup,
     merge,
     overall_state,
+    plain,
     render,
     rollup_key,
 )
@@ -71,7 +75,7 @@ def test_merge_counts_days_and_tracks_incidents():
     records.append(rec("api", t - timedelta(days=1), "up"))
     doc = merge(empty_rollup("quick"), records, NOW)
     api = doc["checks"]["api"]
-    assert api["days"] == {
+    assert day_counts(api["days"]) == {
         (t - timedelta(days=1)).strftime("%Y-%m-%d"): {
             "up": 1,
             "degraded": 0,
@@ -92,17 +96,96 @@ def test_merge_is_idempotent_per_run_and_prunes_old_days():
     run = [rec("api", NOW)]
     merge(doc, run, NOW, run_id="r1")
     merge(doc, run, NOW, run_id="r1")
-    assert doc["checks"]["api"]["days"][NOW.strftime("%Y-%m-%d")]["up"] == 1
+    assert day_counts(doc["checks"]["api"]["days"])[NOW.strftime("%Y-%m-%d")]["up"] == 1
     merge(doc, [rec("api", NOW - timedelta(days=DAYS + 3))], NOW, run_id="r0")
-    assert list(doc["checks"]["api"]["days"]) == [NOW.strftime("%Y-%m-%d")]
+    assert list(day_counts(doc["checks"]["api"]["days"])) == [NOW.strftime("%Y-%m-%d")]
+    assert doc["checks"]["api"]["days"]["from"] == NOW.strftime("%Y-%m-%d")
     merge(doc, [rec("api", NOW + timedelta(minutes=i)) for i in range(LATENCY_POINTS + 10)], NOW)
     assert len(doc["checks"]["api"]["latency"]) == LATENCY_POINTS
 
 
 def test_maintenance_results_neither_count_as_down_nor_open_incidents():
     doc = merge(empty_rollup("quick"), [rec("api", NOW, "down", maintenance="deploy")], NOW)
-    day = doc["checks"]["api"]["days"][NOW.strftime("%Y-%m-%d")]
+    day = day_counts(doc["checks"]["api"]["days"])[NOW.strftime("%Y-%m-%d")]
     assert (day["down"], day["maintenance"]) == (0, 1) and doc["checks"]["api"]["incidents"] == []
+
+
+def test_a_version_1_rollup_is_upgraded_keeping_its_days_and_latencies():
+    day = {"up": 3, "degraded": 1, "down": 2, "maintenance": 1}
+    v1 = {
+        "version": 1,
+        "tier": "quick",
+        "updated_at": iso(NOW),
+        "runs": ["r1"],
+        "checks": {
+            "api": {
+                "name": "API",
+                "type": "http",
+                "target": "http://x/",
+                "last": {"at": iso(NOW), "status": "up", "latency_ms": 130.0, "error": None},
+                "days": {"2026-11-20": day, "2026-11-24": {**day, "down": 0}},
+                "latency": [[iso(NOW - timedelta(minutes=15)), 120.0], [iso(NOW), 130.0]],
+                "incidents": [],
+            }
+        },
+    }
+    doc = load_rollup(json.dumps(v1).encode(), "quick")
+    api = doc["checks"]["api"]
+    assert doc["version"] == 2 and list(api["latency"]) == [120.0, 130.0]
+    assert day_counts(api["days"]) == {"2026-11-20": day, "2026-11-24": {**day, "down": 0}}
+    merge(doc, [rec("api", NOW, "down")], NOW, run_id="r2")
+    counts = day_counts(api["days"])
+    assert list(counts) == ["2026-11-20", "2026-11-24", "2026-11-26"]
+    assert counts["2026-11-26"] == {"up": 0, "degraded": 0, "down": 1, "maintenance": 0}
+    assert list(api["latency"]) == [120.0, 130.0, 100.0]
+
+
+def test_days_grow_over_gaps_and_late_results_and_age_out():
+    first = NOW - timedelta(days=10)
+    doc = merge(empty_rollup("quick"), [rec("api", first), rec("api", NOW, "down")], NOW)
+    merge(doc, [rec("api", first - timedelta(days=2), "degraded")], NOW)  # late, older
+    days = doc["checks"]["api"]["days"]
+    assert days["from"] == (first - timedelta(days=2)).strftime("%Y-%m-%d")
+    assert len(days["up"]) == 13  # a column entry for each day, the empty ones too
+    assert {d: (c["up"], c["degraded"], c["down"]) for d, c in day_counts(days).items()} == {
+        (first - timedelta(days=2)).strftime("%Y-%m-%d"): (0, 1, 0),
+        first.strftime("%Y-%m-%d"): (1, 0, 0),
+        NOW.strftime("%Y-%m-%d"): (0, 0, 1),
+    }
+    # DAYS - 5 days on, the first two have aged out, and so has the empty stretch after them
+    later = NOW + timedelta(days=DAYS - 5)
+    merge(doc, [rec("api", later)], later)
+    assert days["from"] == NOW.strftime("%Y-%m-%d")
+    assert list(day_counts(days)) == [NOW.strftime("%Y-%m-%d"), later.strftime("%Y-%m-%d")]
+
+
+def test_a_full_rollup_of_a_check_is_a_few_kilobytes():
+    # 90 days of a 15-minute tier and a full sparkline: 9 KB a check in version 1's shape
+    start = NOW.replace(hour=0) - timedelta(days=DAYS - 1)
+    records = [rec("api", start + timedelta(minutes=15 * i)) for i in range(96 * DAYS)]
+    doc = merge(empty_rollup("quick"), records, NOW)
+    api = doc["checks"]["api"]
+    assert len(api["days"]["up"]) == DAYS and len(api["latency"]) == LATENCY_POINTS
+    assert len(dumps(api, default=plain)) < 2_500
+
+
+def test_checks_with_days_of_their_own_each_get_their_own_bars():
+    # More distinct bar strips than a render keeps: each card still shows its own days
+    n = 300
+    config = parse_config(
+        "tiers: {quick: {schedule: rate(15 minutes)}}\nchecks:\n"
+        + "".join(f'  - {{id: c{i}, tier: quick, url: "http://127.0.0.1:9/"}}\n' for i in range(n))
+    )
+    records = [
+        rec(f"c{i}", NOW - timedelta(minutes=k)) for i in range(n) for k in range(i % 7 + i // 7)
+    ]
+    page = render(config, build_rollups(records, NOW), NOW)
+    for i in range(n):
+        card = re.search(rf'data-check="c{i}" data-status="[a-z]+">(.*?)</section>', page, re.S)
+        assert card is not None
+        runs = i % 7 + i // 7
+        today = f"{NOW:%b %d}: 100.00% up ({runs} runs, 0 down)" if runs else f"{NOW:%b %d}: no"
+        assert today in card.group(1), i
 
 
 @pytest.mark.parametrize(
@@ -197,7 +280,7 @@ def test_hook_keeps_the_rollup_and_writes_the_page(tmp_path):
     # The hook's rollup is what the command rebuilds from history.
     rebuilt = build_rollups(history, clock["now"])
     for tier in ("quick", "hourly"):
-        stored = json.loads(store.get_document(rollup_key(tier)))
+        stored = load_rollup(store.get_document(rollup_key(tier)), tier)
         assert stored["checks"] == rebuilt[tier]["checks"]
 
 

@@ -9,6 +9,7 @@ was written.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -20,16 +21,16 @@ _OPTIONS = (
 )
 
 
-def dumps(value: Any, *, sort_keys: bool = False) -> bytes:
-    """Compact UTF-8 JSON; what JSON cannot hold is written as `str(value)`."""
+def dumps(value: Any, *, sort_keys: bool = False, default: Callable[[Any], Any] = str) -> bytes:
+    """Compact UTF-8 JSON; what JSON cannot hold is written as `default(value)`."""
     option = _OPTIONS | orjson.OPT_SORT_KEYS if sort_keys else _OPTIONS
     try:
-        out = orjson.dumps(value, default=str, option=option)
+        out = orjson.dumps(value, default=default, option=option)
     except orjson.JSONEncodeError:
         # An integer past 64 bits (a target's body may hold one) or nesting past 254
         # levels: the json module writes both.
         text = json.dumps(
-            value, separators=(",", ":"), sort_keys=sort_keys, default=str, ensure_ascii=False
+            value, separators=(",", ":"), sort_keys=sort_keys, default=default, ensure_ascii=False
         )
         return text.encode()
     # orjson's answer keeps the whole buffer it grew (about 8 KB for a 400-byte record:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import json
 import logging
+from array import array
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -24,7 +25,12 @@ LATENCY_POINTS = 96  # sparkline: a day of a 15-minute tier
 INCIDENTS_KEPT = 20  # per check, in the rollup
 RECENT_INCIDENT_DAYS = 14
 RUN_IDS_KEPT = 50
-ROLLUP_VERSION = 1
+# 2: days as columns of counts, latency as values only. A day of version 1 was a mapping of
+# its own (about 300 bytes in memory), a latency point a [time, ms] pair: 38 KB a check
+# once a quick tier's 90 days and 96 points were full, 380 MB at 10,000 checks. In memory
+# the columns are arrays (4 and 8 bytes a number, not a pointer and a float object): 2 KB.
+ROLLUP_VERSION = 2
+COUNTS = ("up", "degraded", "down", "maintenance")
 TITLE = "Service status"
 
 
@@ -52,13 +58,123 @@ def load_rollup(raw: bytes | None, tier: str) -> dict[str, Any]:
     if not raw:
         return empty_rollup(tier)
     try:
-        doc = json.loads(raw)
+        doc = json.loads(raw, object_hook=_packed)
     except ValueError:
         log.warning("unreadable status rollup; starting a new one", extra={"tier": tier})
         return empty_rollup(tier)
+    if isinstance(doc, dict) and doc.get("version") == 1:
+        return _from_v1(doc)
     if not isinstance(doc, dict) or doc.get("version") != ROLLUP_VERSION:
         return empty_rollup(tier)
     return doc
+
+
+def _packed(obj: dict[str, Any]) -> dict[str, Any]:
+    """Each check's columns as arrays as soon as that check is read: the lists the reader
+    made are garbage at once, so the whole rollup is never held as lists."""
+    if "from" in obj and "up" in obj:  # a check's days
+        for k in COUNTS:
+            if isinstance(obj.get(k), list):
+                obj[k] = array(COUNT_TYPE, obj[k])
+    else:
+        latency = obj.get("latency")
+        if (
+            "days" in obj
+            and isinstance(latency, list)
+            and not any(
+                isinstance(v, list)
+                for v in latency[:1]  # version 1: [time, ms] pairs
+            )
+        ):
+            obj["latency"] = array(LATENCY_TYPE, latency)
+    return obj
+
+
+def plain(value: object) -> object:
+    """For the JSON encoder: a rollup's arrays are written as lists."""
+    if isinstance(value, array):
+        return value.tolist()
+    return str(value)
+
+
+def _from_v1(doc: dict[str, Any]) -> dict[str, Any]:
+    """A version 1 rollup (days as mappings, latency as [time, ms] pairs) as version 2: an
+    upgrade keeps the 90 days of bars."""
+    for c in doc["checks"].values():
+        days = empty_days()
+        for day, counts in sorted(c["days"].items()):
+            add_day(days, day, [int(counts.get(k, 0)) for k in COUNTS])
+        c["days"] = days
+        c["latency"] = array(LATENCY_TYPE, (ms for _, ms in c["latency"]))
+    doc["version"] = ROLLUP_VERSION
+    return doc
+
+
+# -- days: {"from": first day, "up": [...], "degraded": [...], ...}, one entry a day -------
+
+
+COUNT_TYPE, LATENCY_TYPE = "I", "d"  # results a day (unsigned 32 bits), milliseconds
+
+
+def empty_days() -> dict[str, Any]:
+    return {"from": None, **{k: array(COUNT_TYPE) for k in COUNTS}}
+
+
+def _ordinal(day: str) -> int:
+    return date.fromisoformat(day).toordinal()
+
+
+def _slot(days: dict[str, Any], day: str) -> int:
+    """The index of `day` in the columns, which grow (with zeros) to hold it."""
+    if days["from"] is None:
+        days["from"] = day
+        for k in COUNTS:
+            days[k].append(0)
+        return 0
+    at = _ordinal(day) - _ordinal(days["from"])
+    if at < 0:  # a late result of a day before the first: the columns start there
+        for k in COUNTS:
+            days[k][:0] = array(COUNT_TYPE, [0]) * -at
+        days["from"], at = day, 0
+    grow = at + 1 - len(days["up"])
+    if grow > 0:
+        for k in COUNTS:
+            days[k].extend([0] * grow)
+    return at
+
+
+def add_day(days: dict[str, Any], day: str, counts: list[int]) -> None:
+    i = _slot(days, day)
+    for k, n in zip(COUNTS, counts, strict=True):
+        days[k][i] += n
+
+
+def _prune(days: dict[str, Any], oldest: str) -> None:
+    """Drop the days before `oldest` (and the columns' leading empty days)."""
+    if days["from"] is None:
+        return
+    drop = max(0, _ordinal(oldest) - _ordinal(days["from"]))
+    rows = len(days["up"])
+    while drop < rows and not any(days[k][drop] for k in COUNTS):
+        drop += 1
+    if drop >= rows:
+        days.update(empty_days())
+    elif drop:
+        for k in COUNTS:
+            del days[k][:drop]
+        days["from"] = date.fromordinal(_ordinal(days["from"]) + drop).isoformat()
+
+
+def day_counts(days: Mapping[str, Any]) -> dict[str, dict[str, int]]:
+    """The days that have results, as `{day: {"up": n, ...}}` (for reading, not storing)."""
+    if days.get("from") is None:
+        return {}
+    first = _ordinal(days["from"])
+    out = {}
+    for i, row in enumerate(zip(*(days[k] for k in COUNTS), strict=True)):
+        if any(row):
+            out[date.fromordinal(first + i).isoformat()] = dict(zip(COUNTS, row, strict=True))
+    return out
 
 
 def merge(
@@ -74,25 +190,22 @@ def merge(
             return doc
         doc["runs"] = (doc["runs"] + [run_id])[-RUN_IDS_KEPT:]
     for r in sorted(records, key=lambda r: r.started_at):
-        c = doc["checks"].setdefault(
-            r.check_id,
-            {
+        c = doc["checks"].get(r.check_id)
+        if c is None:
+            c = doc["checks"][r.check_id] = {
                 "name": r.check_name or r.check_id,
                 "type": r.type,
                 "target": r.target,
                 "last": None,
-                "days": {},
-                "latency": [],
+                "days": empty_days(),
+                "latency": array(LATENCY_TYPE),
                 "incidents": [],
-            },
-        )
+            }
         c["name"] = r.check_name or c["name"]
         at = r.started_at
-        day = c["days"].setdefault(at[:10], {"up": 0, "degraded": 0, "down": 0, "maintenance": 0})
-        if in_maintenance(r):
-            day["maintenance"] += 1
-        else:
-            day[r.status] += 1
+        days = c["days"]
+        maintenance = in_maintenance(r)
+        days["maintenance" if maintenance else r.status][_slot(days, at[:10])] += 1
         if c["last"] is not None and at < c["last"]["at"]:
             continue  # a late, older result: counted in its day, but not the newest state
         c["last"] = {
@@ -100,11 +213,13 @@ def merge(
             "status": r.status,
             "latency_ms": r.latency_ms,
             "error": r.error,
-            "maintenance": in_maintenance(r),
+            "maintenance": maintenance,
         }
         if r.latency_ms is not None:
-            c["latency"] = (c["latency"] + [[at, r.latency_ms]])[-LATENCY_POINTS:]
-        if in_maintenance(r):
+            latency = c["latency"]
+            latency.append(r.latency_ms)
+            del latency[:-LATENCY_POINTS]
+        if maintenance:
             continue
         incidents = c["incidents"]
         current = incidents[-1] if incidents and incidents[-1]["ended_at"] is None else None
@@ -118,10 +233,10 @@ def merge(
                 current["error"] = r.error or current["error"]
         elif current is not None:
             current["ended_at"] = at
-        c["incidents"] = incidents[-INCIDENTS_KEPT:]
+        del incidents[:-INCIDENTS_KEPT]
     oldest = (now - timedelta(days=DAYS - 1)).strftime("%Y-%m-%d")
     for c in doc["checks"].values():
-        c["days"] = {d: n for d, n in sorted(c["days"].items()) if d >= oldest}
+        _prune(c["days"], oldest)
     doc["updated_at"] = iso(now)
     return doc
 
@@ -143,15 +258,16 @@ def combine(docs: list[dict[str, Any]], tier: str) -> dict[str, Any]:
             if have is None:
                 checks[cid] = c
                 continue
-            days = dict(have["days"])
-            for day, counts in c["days"].items():
-                base = days.get(day, {})
-                days[day] = {k: base.get(k, 0) + counts.get(k, 0) for k in {*base, *counts}}
+            days = empty_days()
+            for one in (have["days"], c["days"]):
+                for day, counts in day_counts(one).items():
+                    add_day(days, day, [counts[k] for k in COUNTS])
             newer, older = (c, have) if _last_at(c) > _last_at(have) else (have, c)
             checks[cid] = {
                 **newer,
-                "days": dict(sorted(days.items())),
-                "latency": sorted(older["latency"] + newer["latency"])[-LATENCY_POINTS:],
+                "days": days,
+                # The shard the check left stopped measuring it: its points come first.
+                "latency": (older["latency"] + newer["latency"])[-LATENCY_POINTS:],
                 "incidents": sorted(
                     older["incidents"] + newer["incidents"], key=lambda i: i["started_at"]
                 )[-INCIDENTS_KEPT:],
@@ -249,27 +365,45 @@ def day_class(counts: Mapping[str, int] | None) -> tuple[str, float | None]:
     return ("partial" if pct >= 95 else "down"), pct
 
 
+# Distinct bar strips kept during one render: checks with the same days share one, and a
+# page whose every check has days of its own holds this many strips at most, not all.
+STRIPS_KEPT = 256
+
+
 class _BarCache:
-    """The bars of one render, built once per distinct day: most checks share most of
+    """The bars of one render, built once per distinct strip: most checks share most of
     their days (a day of 96 passing runs looks the same on every check), so 10,000
     checks cost about as many distinct days as they have, not 900,000 formatted rects."""
 
     def __init__(self, today: date) -> None:
         self.days = [today - timedelta(days=DAYS - 1 - i) for i in range(DAYS)]
-        self.keys = [d.isoformat() for d in self.days]
+        self.first = self.days[0].toordinal()
         self.rects: dict[tuple[int, int, int, int], str] = {}
-        self.svgs: dict[tuple[tuple[str, int, int, int], ...], str] = {}
+        self.svgs: dict[tuple[Any, ...], str] = {}
 
-    def svg(self, days: Mapping[str, Mapping[str, int]]) -> str:
-        first = self.keys[0]
-        # The key: the days in view that have data (a check's `days` holds only those).
-        key = tuple(sorted((k, *_triple(c)) for k, c in days.items() if k >= first))
+    def svg(self, days: Mapping[str, Any]) -> str:
+        if days.get("from") is None:
+            key: tuple[Any, ...] = ()
+        else:
+            offset = _ordinal(days["from"]) - self.first
+            key = (offset, tuple(days["up"]), tuple(days["degraded"]), tuple(days["down"]))
         cached = self.svgs.get(key)
         if cached is None:
-            shown = {k: (up, degraded, down) for k, up, degraded, down in key}
-            counts = [shown.get(k, (0, 0, 0)) for k in self.keys]
-            cached = self.svgs[key] = _svg([self._rect(i, c) for i, c in enumerate(counts)])
+            cached = _svg([self._rect(i, self._counts(key, i)) for i in range(DAYS)])
+            if len(self.svgs) >= STRIPS_KEPT:
+                del self.svgs[next(iter(self.svgs))]
+            self.svgs[key] = cached
         return cached
+
+    @staticmethod
+    def _counts(key: tuple[Any, ...], i: int) -> tuple[int, int, int]:
+        if not key:
+            return (0, 0, 0)
+        offset, up, degraded, down = key
+        j = i - offset
+        if 0 <= j < len(up):
+            return (up[j], degraded[j], down[j])
+        return (0, 0, 0)
 
     def _rect(self, i: int, counts: tuple[int, int, int]) -> str:
         key = (i, *counts)
@@ -282,12 +416,6 @@ class _BarCache:
                 {"up": up, "degraded": degraded, "down": down} if any(counts) else None,
             )
         return rect
-
-
-def _triple(counts: Mapping[str, int] | None) -> tuple[int, int, int]:
-    if not counts:
-        return (0, 0, 0)
-    return (counts.get("up", 0), counts.get("degraded", 0), counts.get("down", 0))
 
 
 BAR_W, BAR_GAP = 4, 1
@@ -319,8 +447,8 @@ def _rect(i: int, d: date, counts: Mapping[str, int] | None) -> str:
     )
 
 
-def _sparkline(points: list[list[Any]]) -> str:
-    values = [float(v) for _, v in points]
+def _sparkline(points: list[float]) -> str:
+    values = [float(v) for v in points]
     if len(values) < 2:
         return '<p class="muted">Not enough latency data for a trend yet.</p>'
     top = max(values) or 1.0
@@ -341,11 +469,11 @@ def _sparkline(points: list[list[Any]]) -> str:
     )
 
 
-def _uptime(days: Mapping[str, Mapping[str, int]]) -> float | None:
-    runs = down = 0
-    for counts in days.values():
-        runs += counts.get("up", 0) + counts.get("degraded", 0) + counts.get("down", 0)
-        down += counts.get("down", 0)
+def _uptime(days: Mapping[str, Any]) -> float | None:
+    if days.get("from") is None:
+        return None
+    down = sum(days["down"])
+    runs = sum(days["up"]) + sum(days["degraded"]) + down
     return None if runs == 0 else 100 * (runs - down) / runs
 
 
@@ -381,6 +509,8 @@ def render_into(
             continue
         cached = encoded.get(id(part))
         if cached is None or cached[0] is not part:
+            if len(encoded) >= STRIPS_KEPT:
+                del encoded[next(iter(encoded))]
             cached = encoded[id(part)] = (part, part.encode())
         out.write(cached[1])
 
@@ -453,7 +583,8 @@ def _card(check: Any, data: Mapping[str, Any], bars: _BarCache, now: datetime) -
     status = last["status"] if last else None
     pill = status or "none"
     latency = f"{last['latency_ms']:.0f} ms" if last and last.get("latency_ms") is not None else "—"
-    up = _uptime(data.get("days", {}))
+    days = data.get("days") or empty_days()
+    up = _uptime(days)
     facts = [
         f"<span>Latency {_e(latency)}</span>",
         f"<span>{'—' if up is None else f'{up:.2f}%'} uptime, {DAYS} days</span>",
@@ -468,7 +599,7 @@ def _card(check: Any, data: Mapping[str, Any], bars: _BarCache, now: datetime) -
         f'<div class="head"><span class="name">{_e(check.name)}</span>'
         f'<span class="pill {pill}">{_e(LABELS[status])}</span></div>'
         f'<div class="facts">{"".join(facts)}</div>',
-        bars.svg(data.get("days", {})),
+        bars.svg(days),
         f'<div class="axis muted"><span>{DAYS} days ago</span><span>today</span></div>'
         f"{_sparkline(data.get('latency', []))}"
         f"{_links(check)}"
