@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from healthwatch.config.schema import Check, Config, Defaults, Plugins, format_loc, suggest
+from healthwatch.config.schema import CheckModel, Config, Defaults, Plugins, format_loc, suggest
 from healthwatch.errors import ConfigError
 from healthwatch.secrets import reference_problems
 
@@ -284,7 +284,7 @@ def _located(errors: list[Any]) -> list[Any]:
 def _describe(
     exc: ValidationError, data: dict[str, Any], lines: dict[tuple[Any, ...], int], plugins: Plugins
 ) -> list[str]:
-    known = set(Defaults.model_fields) | set(Check.model_fields) | plugins.option_keys()
+    known = set(Defaults.model_fields) | set(CheckModel.model_fields) | plugins.option_keys()
     out = []
     for err in _located(exc.errors()):
         loc = list(err["loc"])

@@ -6,7 +6,6 @@ Probe types and chat providers add keys of their own: the schema validates them 
 
 from __future__ import annotations
 
-import functools
 import re
 import sys
 from dataclasses import dataclass
@@ -19,11 +18,13 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    GetCoreSchemaHandler,
     ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
 )
+from pydantic_core import core_schema
 
 from healthwatch.conditions import Condition, parsed
 from healthwatch.durations import parse_duration
@@ -201,15 +202,9 @@ class _Derived:
 _PLACEHOLDER_SETS: dict[frozenset[str], frozenset[str]] = {}
 
 
-def _fill(model: BaseModel, name: str, value: object) -> None:
-    """A value the loader fills in (a default, the name from the id), not one the file set:
-    written without pydantic's `__setattr__`, which would count it as set (growing a set
-    per check) and costs microseconds a call. The value is already valid."""
-    model.__dict__[name] = value
-
-
-class Check(Strict):
-    """One check. Keys beyond these are the probe type's own, validated by its `Options`."""
+class CheckModel(Strict):
+    """What a check in the file may say, validated: keys beyond these are the probe type's
+    own, validated by its `Options`. The engine never holds one: each becomes a `Check`."""
 
     model_config = ConfigDict(extra="allow")
 
@@ -230,7 +225,7 @@ class Check(Strict):
     reminder_interval: Duration | None = None
 
     @model_validator(mode="after")
-    def _type_options(self, info: ValidationInfo) -> Check:
+    def _type_options(self, info: ValidationInfo) -> CheckModel:
         plugins = plugins_of(info)
         try:
             options = plugins.probes.options(self.type)
@@ -239,20 +234,16 @@ class Check(Strict):
         try:
             opts = options.model_validate(self.model_extra or {})
         except ValidationError as exc:
-            hints = plugins.option_keys() | set(Check.model_fields)
+            hints = plugins.option_keys() | set(CheckModel.model_fields)
             problems = (
                 option_error(e, f"a check of type {self.type}", hints) for e in exc.errors()
             )
             raise ValueError("; ".join(problems)) from None
-        if not self.name:
-            _fill(self, "name", self.id)
         conditions = [parsed(c) for c in self.conditions]
         warnings = [parsed(c) for c in self.warnings]
         placeholders = frozenset(p for c in (*conditions, *warnings) for p in c.placeholders)
         placeholders = _PLACEHOLDER_SETS.setdefault(placeholders, placeholders)
         target = plugins.probes.target(self.type, opts)
-        # Where `_made` reads it: in the instance's own dict, not a pydantic private
-        # attribute (a dict of its own per check, and a `__getattr__` per read).
         self.__dict__["_made"] = _Derived(opts, target, conditions, warnings, placeholders)
         return self
 
@@ -274,41 +265,93 @@ class Check(Strict):
                 parsed(text)
             except ConditionError as exc:
                 raise ValueError(str(exc)) from None
-        # Most checks repeat the same conditions: one string each, not one per check.
-        return [sys.intern(text) for text in values]
+        return values
 
     @field_validator("tier", "type")
     @classmethod
     def _shared(cls, value: str) -> str:
         return sys.intern(value)
 
-    @functools.cached_property
-    def _made(self) -> _Derived:
-        """What validation derived. `_type_options` puts it in the instance's dict, which a
-        non-data descriptor such as this one never shadows; only an unvalidated Check
-        (`model_construct`) gets here."""
-        raise AssertionError("a Check is made by validation")
 
-    @property
-    def options(self) -> Any:
-        return self._made.options
+_FIELDS = tuple(CheckModel.model_fields)
+_NO_LINKS: dict[str, str] = {}
+# Most checks repeat the same conditions: one list of their texts and one of them parsed,
+# shared by every check that has them, not two per check.
+_CONDITION_LISTS: dict[tuple[str, ...], tuple[list[str], list[Condition]]] = {}
 
-    @property
-    def parsed_conditions(self) -> list[Condition]:
-        return self._made.conditions
 
-    @property
-    def parsed_warnings(self) -> list[Condition]:
-        return self._made.warnings
+def _condition_lists(texts: list[str], made: list[Condition]) -> tuple[list[str], list[Condition]]:
+    key = tuple(texts)
+    found = _CONDITION_LISTS.get(key)
+    if found is None:
+        found = _CONDITION_LISTS[key] = ([sys.intern(t) for t in texts], made)
+    return found
 
-    @property
-    def placeholders(self) -> frozenset[str]:
-        """What the conditions and warnings read (`BODY`, `CERTIFICATE_EXPIRATION`, ...)."""
-        return self._made.placeholders
 
-    @property
-    def target(self) -> str:
-        return self._made.target
+class Check:
+    """One check as the engine holds it: what `CheckModel` validated and derived, in slots.
+
+    Ten thousand checks are ten thousand of these for the life of a run. A pydantic model
+    each kept a dict of its fields, a set of those that were set and a dict of its extra
+    keys (about 1.5 KB a check); this keeps a slot per field, and lists the checks share.
+    Its fields are read-only by convention: `Config` fills in the defaults, nothing else
+    writes them."""
+
+    __slots__ = (
+        *_FIELDS,
+        "options",
+        "target",
+        "parsed_conditions",
+        "parsed_warnings",
+        "placeholders",
+    )
+    id: str
+    name: str
+    tier: str
+    type: str
+    enabled: bool
+    severity: Literal["critical", "warning", "info"]
+    runbook: str | None
+    links: dict[str, str]
+    conditions: list[str]
+    warnings: list[str]
+    timeout: float | None
+    failure_threshold: int | None
+    retry_interval: float | None
+    success_threshold: int | None
+    reminder_interval: float | None
+    options: Any
+    target: str
+    parsed_conditions: list[Condition]
+    parsed_warnings: list[Condition]
+    placeholders: frozenset[str]  # what the conditions read (`BODY`, `CERTIFICATE_EXPIRATION`)
+
+    @classmethod
+    def __get_pydantic_core_schema__(
+        cls, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        # Validated as a CheckModel (its errors and their locations), then made a Check.
+        return core_schema.no_info_after_validator_function(
+            cls._of, handler.generate_schema(CheckModel)
+        )
+
+    @classmethod
+    def _of(cls, model: CheckModel) -> Check:
+        check = cls.__new__(cls)
+        values = model.__dict__
+        made: _Derived = values["_made"]
+        for name in _FIELDS:
+            setattr(check, name, values[name])
+        check.name = model.name or model.id
+        check.links = model.links or _NO_LINKS
+        check.conditions, check.parsed_conditions = _condition_lists(
+            model.conditions, made.conditions
+        )
+        check.warnings, check.parsed_warnings = _condition_lists(model.warnings, made.warnings)
+        check.options = made.options
+        check.target = made.target
+        check.placeholders = made.placeholders
+        return check
 
     def setting(self, name: str) -> float:
         """Effective value of a `defaults` key (filled in by `Config` on load)."""
@@ -316,9 +359,12 @@ class Check(Strict):
         assert value is not None, f"{name} not filled"
         return float(value)
 
+    def __repr__(self) -> str:
+        return f"Check(id={self.id!r}, tier={self.tier!r}, type={self.type!r})"
+
 
 # The `defaults` a check may override (concurrency is the invocation's, not a check's).
-PER_CHECK_DEFAULTS = tuple(k for k in Defaults.model_fields if k in Check.model_fields)
+PER_CHECK_DEFAULTS = tuple(k for k in Defaults.model_fields if k in CheckModel.model_fields)
 
 # Provider name -> that provider's validated `Options` (`notifications.slack`, ...).
 Notifications = dict[str, BaseModel]
@@ -479,7 +525,7 @@ class Config(Strict):
                 )
             for key in PER_CHECK_DEFAULTS:
                 if getattr(check, key) is None:
-                    _fill(check, key, getattr(self.defaults, key))
+                    setattr(check, key, getattr(self.defaults, key))
         names = [r.name for r in self.regions]
         for i, name in enumerate(names):
             if name in names[:i]:
