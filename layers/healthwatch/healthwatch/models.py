@@ -324,6 +324,11 @@ class TierRun:
             self._lines = [dumps(r.to_dict()) for r in self.results]
         return self._lines
 
+    def release_lines(self) -> None:
+        """Drop the serialised lines once every store has them (`result_lines` makes them
+        again if asked)."""
+        self._lines = None
+
     def counts(self) -> dict[str, int]:
         out = {"up": 0, "degraded": 0, "down": 0}
         for r in self.results:
