@@ -128,20 +128,41 @@ class Measured:
     cpu_s: float = 0.0  # user + system time of the process
 
 
+# The measured process is started by this small launcher, not by the bench itself: Linux
+# counts in a child's peak RSS the memory of the process it was forked from, up to its exec
+# (vfork or fork alike), so a bench grown by its in-process runs would inflate every
+# figure after them. The launcher is a bare interpreter, smaller than anything measured.
+LAUNCHER = """
+import os, sys, time
+start = time.perf_counter()
+pid = os.fork()
+if pid == 0:
+    os.execv(sys.argv[2], sys.argv[2:])
+_, status, usage = os.wait4(pid, 0)
+wall = time.perf_counter() - start
+with open(sys.argv[1], "w") as out:
+    out.write(f"{wall} {usage.ru_maxrss} {usage.ru_utime + usage.ru_stime}")
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
 def measure(argv: Sequence[str], env: dict[str, str] | None = None) -> Measured:
-    """A fresh process: its wall time and peak RSS (`wait4`'s ru_maxrss, KiB on Linux)."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(
-        list(argv), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd=ROOT
-    )
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    err = proc.stderr.read().decode() if proc.stderr else ""
+    """A fresh process: its wall time, peak RSS (`wait4`'s ru_maxrss, KiB on Linux) and CPU
+    time, as the launcher saw them."""
+    with tempfile.NamedTemporaryFile("r", prefix="hw-measure-", suffix=".txt") as report:
+        proc = subprocess.run(
+            [sys.executable, "-c", LAUNCHER, report.name, *argv],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            env=env,
+            cwd=ROOT,
+            check=False,
+        )
+        wall, maxrss, cpu = report.read().split()
     if proc.returncode not in (0,):
+        err = proc.stderr.decode()
         sys.stderr.write(f"{argv[1:3]} exited {proc.returncode}: {err[-2000:]}\n")
-    cpu = usage.ru_utime + usage.ru_stime
-    return Measured(wall, usage.ru_maxrss / 1024, proc.returncode, cpu)
+    return Measured(float(wall), int(maxrss) / 1024, proc.returncode, float(cpu))
 
 
 def bench_config(url: str, n: int, slo: bool = False, prefix: str = "check") -> dict[str, Any]:
