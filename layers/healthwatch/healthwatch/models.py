@@ -207,6 +207,23 @@ class AlertState(Record):
     def copy(self) -> AlertState:
         """A copy whose lists and dicts can be changed without touching this one (the
         state machine's starting point: `dataclasses.replace` costs ten times as much)."""
+        return self._with_lists(
+            list(self.recent), dict(self.probe_memory), list(self.pending_events), self.version
+        )
+
+    def at_version(self, version: int) -> AlertState:
+        """This state as saved at `version`, sharing its lists and dicts: what a store hands
+        back for a state its caller has finished deciding (a copy of each list per saved
+        state was 2 MB at 10,000 checks)."""
+        return self._with_lists(self.recent, self.probe_memory, self.pending_events, version)
+
+    def _with_lists(
+        self,
+        recent: list[dict[str, Any]],
+        probe_memory: dict[str, Any],
+        pending_events: list[dict[str, Any]],
+        version: int,
+    ) -> AlertState:
         return AlertState(
             self.check_id,
             self.status,
@@ -218,12 +235,12 @@ class AlertState(Record):
             self.incident_kind,
             self.last_notified_at,
             self.last_result_at,
-            list(self.recent),
-            dict(self.probe_memory),
-            list(self.pending_events),
+            recent,
+            probe_memory,
+            pending_events,
             self.config_problem,
             self.tier,
-            self.version,
+            version,
         )
 
 

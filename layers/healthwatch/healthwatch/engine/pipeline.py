@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
 import secrets as _random
@@ -22,14 +21,14 @@ from healthwatch.engine.regions import Calls, RemoteRegion, vote
 from healthwatch.engine.scheduler import RunContext, probe_all
 from healthwatch.engine.shards import Shard, select
 from healthwatch.errors import RunError
-from healthwatch.models import AlertState, Result, TierRun, iso, utcnow
+from healthwatch.models import AlertEvent, AlertState, Result, TierRun, iso, utcnow
 
 if TYPE_CHECKING:
     import aiohttp
     import requests
 
     from healthwatch.alerting.slo import SloBurnAlerts
-    from healthwatch.config import Config, MaintenanceWindow
+    from healthwatch.config import Check, Config, MaintenanceWindow
     from healthwatch.notify import Notifier
     from healthwatch.secrets import Secrets
     from healthwatch.storage import HistoryStore, ResultStore, StateStore
@@ -248,10 +247,22 @@ def _claim(
             result.details["maintenance"] = hold.name
         elif (hold := covering(silences, result.check_id, run.tier, at)) is not None:
             result.details["silenced"] = {"until": hold.until, "reason": hold.reason}
-        decisions[result.check_id] = functools.partial(
-            apply, result=result, check=by_id[result.check_id], now=at, maintenance=hold
-        )
+        decisions[result.check_id] = _Decision(result, by_id[result.check_id], at, hold)
     return dispatcher.claim(decisions, states)
+
+
+@dataclass(slots=True)
+class _Decision:
+    """`apply` for one check's result: a `Decide` per check of the run (a partial with its
+    keywords was 270 bytes each, 2.7 MB at 10,000 checks)."""
+
+    result: Result
+    check: Check
+    now: datetime
+    maintenance: MaintenanceWindow | Silence | None
+
+    def __call__(self, state: AlertState) -> tuple[AlertState, list[AlertEvent]]:
+        return apply(state, self.result, self.check, self.now, self.maintenance)
 
 
 def _shown(result: Result, secrets: Secrets) -> Result:

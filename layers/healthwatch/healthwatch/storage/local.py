@@ -181,8 +181,7 @@ class LocalStore:
                         f"expected {state.version}"
                     )
                     continue
-                saved = state.copy()
-                saved.version = state.version + 1
+                saved = state.at_version(state.version + 1)
                 stored[state.check_id] = saved
                 out[state.check_id] = saved
             if any(isinstance(v, AlertState) for v in out.values()):
