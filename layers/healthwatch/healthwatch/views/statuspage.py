@@ -70,23 +70,23 @@ def load_rollup(raw: bytes | None, tier: str) -> dict[str, Any]:
 
 
 def _packed(obj: dict[str, Any]) -> dict[str, Any]:
-    """Each check's columns as arrays as soon as that check is read: the lists the reader
-    made are garbage at once, so the whole rollup is never held as lists."""
+    """Each check's columns as arrays as soon as that check is read (a version 1 check made
+    version 2 there too): the lists the reader made are garbage at once, so the rollup is
+    never held whole as lists, nor as version 1's mappings."""
     if "from" in obj and "up" in obj:  # a check's days
         for k in COUNTS:
             if isinstance(obj.get(k), list):
                 obj[k] = array(COUNT_TYPE, obj[k])
-    else:
-        latency = obj.get("latency")
-        if (
-            "days" in obj
-            and isinstance(latency, list)
-            and not any(
-                isinstance(v, list)
-                for v in latency[:1]  # version 1: [time, ms] pairs
-            )
-        ):
-            obj["latency"] = array(LATENCY_TYPE, latency)
+    elif isinstance(obj.get("days"), dict) and isinstance(obj.get("latency"), list):
+        if "from" not in obj["days"]:  # version 1: {day: {"up": n, ...}}
+            days = empty_days()
+            for day, counts in sorted(obj["days"].items()):
+                add_day(days, day, [int(counts.get(k, 0)) for k in COUNTS])
+            obj["days"] = days
+        latency = obj["latency"]
+        if latency and isinstance(latency[0], list):  # version 1: [time, ms] pairs
+            latency = [pair[1] for pair in latency]
+        obj["latency"] = array(LATENCY_TYPE, latency)
     return obj
 
 
@@ -99,13 +99,7 @@ def plain(value: object) -> object:
 
 def _from_v1(doc: dict[str, Any]) -> dict[str, Any]:
     """A version 1 rollup (days as mappings, latency as [time, ms] pairs) as version 2: an
-    upgrade keeps the 90 days of bars."""
-    for c in doc["checks"].values():
-        days = empty_days()
-        for day, counts in sorted(c["days"].items()):
-            add_day(days, day, [int(counts.get(k, 0)) for k in COUNTS])
-        c["days"] = days
-        c["latency"] = array(LATENCY_TYPE, (ms for _, ms in c["latency"]))
+    upgrade keeps the 90 days of bars. Its checks were converted as they were read."""
     doc["version"] = ROLLUP_VERSION
     return doc
 
