@@ -7,6 +7,7 @@ how to point one of its checks at a port that refuses connections.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Callable
@@ -23,7 +24,6 @@ from healthwatch.probes import Category
 from healthwatch.runtime.clients import aio_session
 from healthwatch.runtime.config_source import parse_config
 from healthwatch.secrets import Secrets
-from pydantic import BaseModel
 
 SECRET = "hw-contract-secret-7c1e"  # what every credential reference resolves to
 ENV = {"CONTRACT_TOKEN": SECRET}
@@ -89,8 +89,9 @@ class ProbeContract:
     def test_the_module_is_a_probe_module(self, probe_type):
         module = probes.get(probe_type)
         assert isinstance(module.CATEGORY, Category)
-        assert issubclass(module.Options, BaseModel)
-        assert module.Options.model_config.get("extra") == "forbid"
+        # A slotted pydantic dataclass refusing unknown keys (`probes.options`)
+        assert dataclasses.is_dataclass(module.Options) and "__slots__" in vars(module.Options)
+        assert module.Options.__pydantic_config__.get("extra") == "forbid"
         assert callable(module.target) and callable(module.probe)
 
     def test_an_unknown_key_is_a_config_error_naming_it(self, probe_type, refused_port):

@@ -98,8 +98,9 @@ class Registry(Protocol):
 
     def names(self) -> list[str]: ...
 
-    def options(self, name: str) -> type[BaseModel]:
-        """The plugin's pydantic `Options`; KeyError naming the known plugins if unknown."""
+    def options(self, name: str) -> type[Any]:
+        """The plugin's `Options` (a pydantic model, or a pydantic dataclass as a probe
+        type's is); KeyError naming the known plugins if unknown."""
         ...
 
 
@@ -118,7 +119,17 @@ class Plugins:
 
     def option_keys(self) -> set[str]:
         """Every key some probe type accepts on a check (for "did you mean" hints)."""
-        return {k for n in self.probes.names() for k in self.probes.options(n).model_fields}
+        return {k for n in self.probes.names() for k in option_names(self.probes.options(n))}
+
+
+def option_names(options: type[Any]) -> set[str]:
+    """The keys a plugin's `Options` (a pydantic model or dataclass) accepts."""
+    return set(options.__pydantic_fields__)
+
+
+def validate_options(options: type[Any], data: Any) -> Any:
+    """A plugin's `Options` (a pydantic model or dataclass) from the keys given for it."""
+    return options.__pydantic_validator__.validate_python(data)
 
 
 def plugins_of(info: ValidationInfo) -> Plugins:
@@ -232,7 +243,7 @@ class CheckModel(Strict):
         except KeyError as exc:
             raise ValueError(str(exc.args[0])) from None
         try:
-            opts = options.model_validate(self.model_extra or {})
+            opts = validate_options(options, self.model_extra or {})
         except ValidationError as exc:
             hints = plugins.option_keys() | set(CheckModel.model_fields)
             problems = (
@@ -383,9 +394,9 @@ def validate_notifications(raw: Any, chat: Registry) -> Notifications:
             problems.append(f"{name}: {exc.args[0]}")
             continue
         try:
-            out[str(name)] = options.model_validate(settings or {})
+            out[str(name)] = validate_options(options, settings or {})
         except ValidationError as exc:
-            keys = set(options.model_fields)
+            keys = option_names(options)
             problems += [f"{name}.{option_error(e, f'{name}', keys)}" for e in exc.errors()]
     if problems:
         raise ValueError("; ".join(problems))
@@ -562,7 +573,7 @@ class Config(Strict):
 def option_error(err: Any, owner: str, hints: set[str]) -> str:
     """One line for a plugin option's error: `field: message`, with a hint for a typo."""
     field = format_loc(list(err["loc"]))
-    if err["type"] == "extra_forbidden":
+    if err["type"] in ("extra_forbidden", "unexpected_keyword_argument"):  # model, dataclass
         hint = suggest(str(err["loc"][-1]), hints)
         extra = f" (did you mean {hint!r}?)" if hint else ""
         return f"{field}: unknown key for {owner}{extra}"

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
 from healthwatch.errors import ErrorKind, error_text
-from healthwatch.probes import Category, Observation, ProbeContext
+from healthwatch.probes import Category, Observation, ProbeContext, options
 from healthwatch.probes._vendor import (
     Answer,
     BaseUrl,
@@ -32,9 +32,8 @@ CATEGORY = Category.INTEGRATION
 SECRET_FIELDS = ("access_token", "pubsub_token", "hmac_identifier")
 
 
-class Options(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+@options
+class Options:
     base_url: BaseUrl  # the Chatwoot installation, e.g. https://app.chatwoot.com
     token: Credential  # a user's API access token (Profile settings > Access token), as a reference
     check_health: bool = True  # also GET the unauthenticated health endpoint first

@@ -8,12 +8,12 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import quote, urlencode
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import BeforeValidator, Field, field_validator
 
 from healthwatch.durations import format_duration, parse_duration
 from healthwatch.errors import ErrorKind, ProbeError
 from healthwatch.models import Status, iso, parse_iso, worst
-from healthwatch.probes import Category, Observation, ProbeContext
+from healthwatch.probes import Category, Observation, ProbeContext, options
 from healthwatch.probes._vendor import USER_AGENT, Answer, ms_since, timed_request
 from healthwatch.urls import http_url
 
@@ -39,9 +39,8 @@ OUTPUT_CHARS = 300
 ERROR_CHARS = 200
 
 
-class Options(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+@options
+class Options:
     app: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
     # A reference such as ${secret:hotdash/fly-api-token}; `fly tokens create readonly`
     # is enough to watch, `fly tokens create deploy` is needed for `restart_after`.

@@ -11,10 +11,10 @@ from datetime import UTC
 from functools import cache
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import field_validator
 
 from healthwatch.errors import ErrorKind, ProbeError, error_text
-from healthwatch.probes import Category, Observation, ProbeContext
+from healthwatch.probes import Category, Observation, ProbeContext, options
 from healthwatch.probes._vendor import (
     USER_AGENT,
     Answer,
@@ -58,9 +58,8 @@ _tokens: dict[tuple[str, str, str], tuple[str, float]] = {}
 _tokens_lock = threading.Lock()
 
 
-class Options(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+@options
+class Options:
     property_id: str  # numeric GA4 property id (or `properties/123`, or a reference)
     credentials: Credential  # the service-account key file's JSON, as a secret reference
     api: Literal["admin", "data"] = "data"

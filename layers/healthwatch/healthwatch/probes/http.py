@@ -12,10 +12,10 @@ import time
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urljoin, urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
 from healthwatch.errors import ErrorKind, ProbeError, error_text
-from healthwatch.probes import Category, Observation, ProbeContext
+from healthwatch.probes import Category, Observation, ProbeContext, options
 from healthwatch.secrets import has_reference
 from healthwatch.urls import http_url, proxy_for
 
@@ -34,9 +34,8 @@ REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 BACKSTOP_S = 0.05
 
 
-class Options(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+@options
+class Options:
     url: str
     method: Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] = "GET"
     headers: dict[str, str] = Field(default_factory=dict)

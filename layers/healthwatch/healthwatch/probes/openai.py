@@ -6,10 +6,8 @@ import json
 import re
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict
-
 from healthwatch.errors import ErrorKind, error_text
-from healthwatch.probes import Category, Observation, ProbeContext
+from healthwatch.probes import Category, Observation, ProbeContext, options
 from healthwatch.probes._vendor import (
     Answer,
     BaseUrl,
@@ -37,9 +35,8 @@ _WORD = re.compile(r"[A-Za-z0-9_\-*.]{6,}")
 _FRAGMENT = 6
 
 
-class Options(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+@options
+class Options:
     token: Credential  # the API key (`sk-...`), as a secret reference
     base_url: BaseUrl = DEFAULT_BASE_URL
     organization: str | None = None  # sent as OpenAI-Organization

@@ -6,10 +6,10 @@ import json
 import re
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import field_validator
 
 from healthwatch.errors import ErrorKind, error_text
-from healthwatch.probes import Category, Observation, ProbeContext
+from healthwatch.probes import Category, Observation, ProbeContext, options
 from healthwatch.probes._vendor import (
     Answer,
     BaseUrl,
@@ -66,9 +66,8 @@ _REFUSALS: dict[int, tuple[str, str, str]] = {
 }
 
 
-class Options(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+@options
+class Options:
     shop: str  # the permanent `*.myshopify.com` domain, not a custom domain
     token: Credential  # Admin API access token (`shpat_...`), as a secret reference
     api_version: str = DEFAULT_API_VERSION

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
 from healthwatch.errors import ErrorKind, ProbeError
 from healthwatch.models import Status
-from healthwatch.probes import Category, Observation, ProbeContext
+from healthwatch.probes import Category, Observation, ProbeContext, options
 from healthwatch.probes._vendor import USER_AGENT, Answer, timed_request
 from healthwatch.urls import http_url
 
@@ -31,9 +31,8 @@ MAINTENANCE = -1  # under_maintenance / the `maintenance` indicator
 ACTIVE_MAINTENANCE = frozenset({"in_progress", "verifying"})
 
 
-class Options(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+@options
+class Options:
     url: str  # the page, e.g. https://status.openai.com (what the result shows)
     base_url: str | None = None  # where to fetch it from instead (a proxy, a test server)
     components: list[str] = Field(default_factory=list)

@@ -12,12 +12,12 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from healthwatch.durations import format_duration
 from healthwatch.errors import ErrorKind, ProbeError, error_text
 from healthwatch.models import iso
-from healthwatch.probes import Category, Observation, ProbeContext
+from healthwatch.probes import Category, Observation, ProbeContext, options
 
 if TYPE_CHECKING:
     from cryptography.x509 import Certificate
@@ -31,9 +31,8 @@ DEFAULT_CONDITIONS = ("[CERTIFICATE_EXPIRATION] > 48h",)
 MAX_SANS = 20
 
 
-class Options(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+@options
+class Options:
     host: str
     port: int = Field(443, ge=1, le=65535)
     server_name: str | None = None  # SNI and the name the certificate must match; default host
