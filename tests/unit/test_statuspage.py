@@ -27,6 +27,7 @@ from healthwatch.views.statuspage import (
     plain,
     render,
     rollup_key,
+    write_rollup,
 )
 
 NOW = datetime(2026, 11, 26, 21, 0, tzinfo=UTC)
@@ -410,3 +411,17 @@ def test_a_split_tier_renders_its_page_at_shard_zero_and_at_the_last_shard(tmp_p
     last = TierRun("quick-r2", "quick", iso(NOW), 1.0, [rec("web", NOW, "down")], shard=1, shards=2)
     writer(last)
     assert 'data-check="web" data-status="down"' in page()
+
+
+def test_the_rollup_is_written_check_by_check_as_the_json_of_the_whole():
+    import io
+
+    records = [rec(c, NOW - timedelta(minutes=15 * i)) for c in ("api", "web") for i in range(3)]
+    doc = build_rollups(records, NOW)["quick"]
+    out = io.BytesIO()
+    write_rollup(out, doc)
+    assert json.loads(out.getvalue()) == json.loads(dumps(doc, default=plain))
+    assert load_rollup(out.getvalue(), "quick") == doc
+    empty = io.BytesIO()
+    write_rollup(empty, {"checks": {}})
+    assert json.loads(empty.getvalue()) == {"checks": {}}

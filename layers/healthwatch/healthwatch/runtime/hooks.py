@@ -57,7 +57,10 @@ class StatusPageWriter:
             else set()
         )
         doc["checks"] = {k: v for k, v in doc["checks"].items() if k in configured}
-        store.put_document(key, dumps(doc, default=statuspage.plain), "application/json")
+        with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as body:
+            statuspage.write_rollup(body, doc)
+            body.seek(0)
+            store.put_document(key, body, "application/json")
         if run.shards > 1:
             # A split tier's page is rendered by shard 0 (so it is rendered even when a
             # shard never runs) and by the shard that finds every shard done with this run

