@@ -200,22 +200,14 @@ class TierConfig(Strict):
         return 240.0
 
 
-@dataclass(frozen=True, slots=True)
-class _Derived:
-    options: Any
-    target: str
-    conditions: list[Condition]
-    warnings: list[Condition]
-    placeholders: frozenset[str]
-
-
 # Checks with the same conditions share one set of what those conditions read.
 _PLACEHOLDER_SETS: dict[frozenset[str], frozenset[str]] = {}
 
 
 class CheckModel(Strict):
     """What a check in the file may say, validated: keys beyond these are the probe type's
-    own, validated by its `Options`. The engine never holds one: each becomes a `Check`."""
+    own, validated by its `Options` when the check is made a `Check`. The engine never holds
+    one."""
 
     model_config = ConfigDict(extra="allow")
 
@@ -234,29 +226,6 @@ class CheckModel(Strict):
     retry_interval: Duration | None = None
     success_threshold: int | None = Field(default=None, ge=1, le=MAX_THRESHOLD)
     reminder_interval: Duration | None = None
-
-    @model_validator(mode="after")
-    def _type_options(self, info: ValidationInfo) -> CheckModel:
-        plugins = plugins_of(info)
-        try:
-            options = plugins.probes.options(self.type)
-        except KeyError as exc:
-            raise ValueError(str(exc.args[0])) from None
-        try:
-            opts = validate_options(options, self.model_extra or {})
-        except ValidationError as exc:
-            hints = plugins.option_keys() | set(CheckModel.model_fields)
-            problems = (
-                option_error(e, f"a check of type {self.type}", hints) for e in exc.errors()
-            )
-            raise ValueError("; ".join(problems)) from None
-        conditions = [parsed(c) for c in self.conditions]
-        warnings = [parsed(c) for c in self.warnings]
-        placeholders = frozenset(p for c in (*conditions, *warnings) for p in c.placeholders)
-        placeholders = _PLACEHOLDER_SETS.setdefault(placeholders, placeholders)
-        target = plugins.probes.target(self.type, opts)
-        self.__dict__["_made"] = _Derived(opts, target, conditions, warnings, placeholders)
-        return self
 
     @field_validator("runbook")
     @classmethod
@@ -291,11 +260,11 @@ _NO_LINKS: dict[str, str] = {}
 _CONDITION_LISTS: dict[tuple[str, ...], tuple[list[str], list[Condition]]] = {}
 
 
-def _condition_lists(texts: list[str], made: list[Condition]) -> tuple[list[str], list[Condition]]:
+def _condition_lists(texts: list[str]) -> tuple[list[str], list[Condition]]:
     key = tuple(texts)
     found = _CONDITION_LISTS.get(key)
     if found is None:
-        found = _CONDITION_LISTS[key] = ([sys.intern(t) for t in texts], made)
+        found = _CONDITION_LISTS[key] = ([sys.intern(t) for t in texts], [parsed(t) for t in texts])
     return found
 
 
@@ -342,26 +311,40 @@ class Check:
         cls, source: Any, handler: GetCoreSchemaHandler
     ) -> core_schema.CoreSchema:
         # Validated as a CheckModel (its errors and their locations), then made a Check.
-        return core_schema.no_info_after_validator_function(
+        return core_schema.with_info_after_validator_function(
             cls._of, handler.generate_schema(CheckModel)
         )
 
     @classmethod
-    def _of(cls, model: CheckModel) -> Check:
+    def _of(cls, model: CheckModel, info: ValidationInfo) -> Check:
+        """The check, its type's options validated and its conditions parsed."""
+        plugins = plugins_of(info)
+        try:
+            options = plugins.probes.options(model.type)
+        except KeyError as exc:
+            raise ValueError(str(exc.args[0])) from None
+        try:
+            opts = validate_options(options, model.model_extra or {})
+        except ValidationError as exc:
+            hints = plugins.option_keys() | set(_FIELDS)
+            problems = (
+                option_error(e, f"a check of type {model.type}", hints) for e in exc.errors()
+            )
+            raise ValueError("; ".join(problems)) from None
         check = cls.__new__(cls)
         values = model.__dict__
-        made: _Derived = values["_made"]
         for name in _FIELDS:
             setattr(check, name, values[name])
         check.name = model.name or model.id
         check.links = model.links or _NO_LINKS
-        check.conditions, check.parsed_conditions = _condition_lists(
-            model.conditions, made.conditions
+        check.conditions, check.parsed_conditions = _condition_lists(model.conditions)
+        check.warnings, check.parsed_warnings = _condition_lists(model.warnings)
+        placeholders = frozenset(
+            p for c in (*check.parsed_conditions, *check.parsed_warnings) for p in c.placeholders
         )
-        check.warnings, check.parsed_warnings = _condition_lists(model.warnings, made.warnings)
-        check.options = made.options
-        check.target = made.target
-        check.placeholders = made.placeholders
+        check.placeholders = _PLACEHOLDER_SETS.setdefault(placeholders, placeholders)
+        check.options = opts
+        check.target = plugins.probes.target(model.type, opts)
         return check
 
     def setting(self, name: str) -> float:
