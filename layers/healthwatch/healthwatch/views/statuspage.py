@@ -64,7 +64,10 @@ def load_rollup(raw: bytes | None, tier: str) -> dict[str, Any]:
         log.warning("unreadable status rollup; starting a new one", extra={"tier": tier})
         return empty_rollup(tier)
     if isinstance(doc, dict) and doc.get("version") == 1:
-        return _from_v1(doc)
+        # An upgrade keeps the bars and the sparkline: `_packed` made each check version 2
+        # (days as columns, latency as values) as it was read.
+        doc["version"] = ROLLUP_VERSION
+        return doc
     if not isinstance(doc, dict) or doc.get("version") != ROLLUP_VERSION:
         return empty_rollup(tier)
     return doc
@@ -106,13 +109,6 @@ def plain(value: object) -> object:
     if isinstance(value, array):
         return value.tolist()
     return str(value)
-
-
-def _from_v1(doc: dict[str, Any]) -> dict[str, Any]:
-    """A version 1 rollup (days as mappings, latency as [time, ms] pairs) as version 2: an
-    upgrade keeps the 90 days of bars. Its checks were converted as they were read."""
-    doc["version"] = ROLLUP_VERSION
-    return doc
 
 
 # -- days: {"from": first day, "up": [...], "degraded": [...], ...}, one entry a day -------
