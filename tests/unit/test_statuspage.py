@@ -141,6 +141,20 @@ def test_a_version_1_rollup_is_upgraded_keeping_its_days_and_latencies():
     assert list(api["latency"]) == [120.0, 130.0, 100.0]
 
 
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"{not json",
+        b'{"version": 2, "tier": "quick", "checks": {"api": {"days": {"from": "2026-11-26",'
+        b' "up": [-1], "degraded": [0], "down": [0], "maintenance": [0]}, "latency": []}}}',
+        b'{"version": 2, "tier": "quick", "checks": {"api": {"days": {"from": null, "up": [],'
+        b' "degraded": [], "down": [], "maintenance": []}, "latency": ["fast"]}}}',
+    ],
+)
+def test_an_unreadable_rollup_starts_a_new_one(raw):
+    assert load_rollup(raw, "quick") == empty_rollup("quick")
+
+
 def test_days_grow_over_gaps_and_late_results_and_age_out():
     first = NOW - timedelta(days=10)
     doc = merge(empty_rollup("quick"), [rec("api", first), rec("api", NOW, "down")], NOW)

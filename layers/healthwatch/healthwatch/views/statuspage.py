@@ -60,7 +60,7 @@ def load_rollup(raw: bytes | None, tier: str) -> dict[str, Any]:
         return empty_rollup(tier)
     try:
         doc = json.loads(raw, object_hook=_packed)
-    except ValueError:
+    except (ValueError, TypeError, OverflowError):  # not JSON, or columns that are not counts
         log.warning("unreadable status rollup; starting a new one", extra={"tier": tier})
         return empty_rollup(tier)
     if isinstance(doc, dict) and doc.get("version") == 1:
