@@ -200,10 +200,6 @@ class TierConfig(Strict):
         return 240.0
 
 
-# Checks with the same conditions share one set of what those conditions read.
-_PLACEHOLDER_SETS: dict[frozenset[str], frozenset[str]] = {}
-
-
 class CheckModel(Strict):
     """What a check in the file may say, validated: keys beyond these are the probe type's
     own, validated by its `Options` when the check is made a `Check`. The engine never holds
@@ -255,16 +251,34 @@ class CheckModel(Strict):
 
 _FIELDS = tuple(CheckModel.model_fields)
 _NO_LINKS: dict[str, str] = {}
-# Most checks repeat the same conditions: one list of their texts and one of them parsed,
-# shared by every check that has them, not two per check.
-_CONDITION_LISTS: dict[tuple[str, ...], tuple[list[str], list[Condition]]] = {}
 
 
-def _condition_lists(texts: list[str]) -> tuple[list[str], list[Condition]]:
-    key = tuple(texts)
-    found = _CONDITION_LISTS.get(key)
+@dataclass(frozen=True, slots=True)
+class _Conditions:
+    """A check's conditions and warnings, as written and parsed, and what they read."""
+
+    conditions: list[str]
+    parsed_conditions: list[Condition]
+    warnings: list[str]
+    parsed_warnings: list[Condition]
+    placeholders: frozenset[str]
+
+
+# Most checks repeat the same conditions and warnings: one `_Conditions` shared by every
+# check that has them, not four lists and a set per check.
+_CONDITION_SETS: dict[tuple[tuple[str, ...], tuple[str, ...]], _Conditions] = {}
+
+
+def _conditions_of(conditions: list[str], warnings: list[str]) -> _Conditions:
+    key = (tuple(conditions), tuple(warnings))
+    found = _CONDITION_SETS.get(key)
     if found is None:
-        found = _CONDITION_LISTS[key] = ([sys.intern(t) for t in texts], [parsed(t) for t in texts])
+        texts = [sys.intern(t) for t in conditions]
+        warned = [sys.intern(t) for t in warnings]
+        made = [parsed(t) for t in texts]
+        made_warnings = [parsed(t) for t in warned]
+        reads = frozenset(p for c in (*made, *made_warnings) for p in c.placeholders)
+        found = _CONDITION_SETS[key] = _Conditions(texts, made, warned, made_warnings, reads)
     return found
 
 
@@ -337,12 +351,10 @@ class Check:
             setattr(check, name, values[name])
         check.name = model.name or model.id
         check.links = model.links or _NO_LINKS
-        check.conditions, check.parsed_conditions = _condition_lists(model.conditions)
-        check.warnings, check.parsed_warnings = _condition_lists(model.warnings)
-        placeholders = frozenset(
-            p for c in (*check.parsed_conditions, *check.parsed_warnings) for p in c.placeholders
-        )
-        check.placeholders = _PLACEHOLDER_SETS.setdefault(placeholders, placeholders)
+        shared = _conditions_of(model.conditions, model.warnings)
+        check.conditions, check.parsed_conditions = shared.conditions, shared.parsed_conditions
+        check.warnings, check.parsed_warnings = shared.warnings, shared.parsed_warnings
+        check.placeholders = shared.placeholders
         check.options = opts
         check.target = plugins.probes.target(model.type, opts)
         return check
