@@ -6,7 +6,7 @@ import json
 import tempfile
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
 from healthwatch.alerting.slo import SloBurnAlerts
 from healthwatch.codec import dumps
@@ -22,6 +22,18 @@ if TYPE_CHECKING:
 
 Hook = Callable[[TierRun], None]
 SPOOL_BYTES = 2 << 20  # a status page bigger than this (about 200 checks) goes through a file
+
+
+def _put_written(
+    store: ResultStore, key: str, content_type: str, write: Callable[[BinaryIO], None]
+) -> None:
+    """Store what `write` writes, spooled: a small document stays in memory, a big one (the
+    page, the rollup of 10,000 checks) goes through a temporary file, never one bytes object."""
+    with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as spooled:
+        body = cast("BinaryIO", spooled)  # a file object, as typeshed does not say
+        write(body)
+        body.seek(0)
+        store.put_document(key, body, content_type)
 
 
 class StatusPageWriter:
@@ -57,10 +69,7 @@ class StatusPageWriter:
             else set()
         )
         doc["checks"] = {k: v for k, v in doc["checks"].items() if k in configured}
-        with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as body:
-            statuspage.write_rollup(body, doc)
-            body.seek(0)
-            store.put_document(key, body, "application/json")
+        _put_written(store, key, "application/json", lambda out: statuspage.write_rollup(out, doc))
         if run.shards > 1:
             # A split tier's page is rendered by shard 0 (so it is rendered even when a
             # shard never runs) and by the shard that finds every shard done with this run
@@ -85,11 +94,12 @@ class StatusPageWriter:
                 count = shards.plan(self.config, tier)
                 docs = [self._rollup(tier, k, count) for k in range(count)]
                 rollups[tier] = statuspage.combine(docs, tier)
-        # Spooled: a small page stays in memory, a big one goes through a temporary file.
-        with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as page:
-            statuspage.render_into(page, self.config, rollups, now, self.title)
-            page.seek(0)
-            store.put_document(STATUS_PAGE_KEY, page, "text/html; charset=utf-8")
+        _put_written(
+            store,
+            STATUS_PAGE_KEY,
+            "text/html; charset=utf-8",
+            lambda out: statuspage.render_into(out, self.config, rollups, now, self.title),
+        )
 
     def _rollup(self, tier: str, shard: int, shards: int) -> dict[str, Any]:
         raw = self.results.get_document(statuspage.rollup_key(tier, shard, shards))
