@@ -89,9 +89,9 @@ class ProbeContract:
     def test_the_module_is_a_probe_module(self, probe_type):
         module = probes.get(probe_type)
         assert isinstance(module.CATEGORY, Category)
-        # A slotted pydantic dataclass refusing unknown keys (`probes.options`)
+        # A slotted record refusing unknown keys (`probes.options`)
         assert dataclasses.is_dataclass(module.Options) and "__slots__" in vars(module.Options)
-        assert module.Options.__pydantic_config__.get("extra") == "forbid"
+        assert module.Options.__record__.extra == "forbid"
         assert callable(module.target) and callable(module.probe)
 
     def test_an_unknown_key_is_a_config_error_naming_it(self, probe_type, refused_port):

@@ -23,6 +23,7 @@ LAYERS: dict[str, int] = {
     "durations": 1,
     "urls": 1,
     "codec": 1,
+    "records": 1,
     "config": 2,
     "conditions": 2,
     "secrets": 2,

@@ -26,6 +26,7 @@ from pydantic import (
 )
 from pydantic_core import core_schema
 
+from healthwatch import records
 from healthwatch.conditions import Condition, parsed
 from healthwatch.durations import parse_duration
 from healthwatch.errors import ConditionError
@@ -123,12 +124,16 @@ class Plugins:
 
 
 def option_names(options: type[Any]) -> set[str]:
-    """The keys a plugin's `Options` (a pydantic model or dataclass) accepts."""
+    """The keys a plugin's `Options` (a record, or a pydantic model) accepts."""
+    if records.is_record(options):
+        return set(records.names(options))
     return set(options.__pydantic_fields__)
 
 
 def validate_options(options: type[Any], data: Any) -> Any:
-    """A plugin's `Options` (a pydantic model or dataclass) from the keys given for it."""
+    """A plugin's `Options` (a record, or a pydantic model) from the keys given for it."""
+    if records.is_record(options):
+        return records.validate(options, data)
     return options.__pydantic_validator__.validate_python(data)
 
 

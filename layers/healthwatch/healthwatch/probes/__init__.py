@@ -3,8 +3,9 @@
 A probe module is a `ProbeModule`: it defines
 
 - ``CATEGORY``: a `Category`, what the type watches (a service, the platform, a vendor);
-- ``Options``: the keys that type adds to a check, a pydantic dataclass made with
-  `options` (slotted, keyword-only, ``extra="forbid"``): each check holds one for the run;
+- ``Options``: the keys that type adds to a check, a record made with `options`
+  (`healthwatch.records`: slotted, keyword-only, unknown keys refused, validated by
+  pydantic only when a config is read): each check holds one for the run;
 - ``target(options) -> str``: what the result's ``target`` shows (never a resolved secret);
 - ``probe(check, ctx) -> Observation``: one attempt, either ``async def`` (run on the
   engine's event loop, using ``ctx.http()``: the run's aiohttp session) or a plain function
@@ -27,9 +28,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
-from pydantic import ConfigDict
-from pydantic.dataclasses import dataclass as pydantic_dataclass
-
+from healthwatch.records import record
 from healthwatch.urls import proxy_environment
 
 if TYPE_CHECKING:
@@ -95,10 +94,11 @@ class Category(StrEnum):
     INTEGRATION = "integration"  # a vendor we depend on: shopify, chatwoot, ga4, ...
 
 
-# A probe type's `Options`: validated like a pydantic model (errors, validators, `Field`),
-# held as a slotted object. A model per check kept a dict of its fields and a set of those
-# set, about 600 bytes each: 6 MB of a 10,000-check config.
-options = pydantic_dataclass(slots=True, kw_only=True, config=ConfigDict(extra="forbid"))
+# A probe type's `Options`: a record (`healthwatch.records`), validated like a pydantic
+# model (errors, validators, `Field`) when a config is read, held as a slotted object. A
+# model per check kept a dict of its fields and a set of those set, about 600 bytes each:
+# 6 MB of a 10,000-check config.
+options = record
 
 
 class ProbeModule(Protocol):

@@ -12,11 +12,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from pydantic import AfterValidator
-
 from healthwatch.errors import ErrorKind, ProbeError, error_text
 from healthwatch.probes import Observation, ProbeContext
 from healthwatch.probes.http import BACKSTOP_S
+from healthwatch.records import AfterValidator
 from healthwatch.secrets import REFERENCE
 from healthwatch.urls import http_url, proxy_for
 

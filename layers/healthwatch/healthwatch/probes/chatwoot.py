@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from pydantic import Field, field_validator
-
 from healthwatch.errors import ErrorKind, error_text
 from healthwatch.probes import Category, Observation, ProbeContext, options
 from healthwatch.probes._vendor import (
@@ -21,6 +19,7 @@ from healthwatch.probes._vendor import (
     suffix,
     timed_request,
 )
+from healthwatch.records import Field, field_validator
 
 if TYPE_CHECKING:
     from healthwatch.config import Check

@@ -8,13 +8,12 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import quote, urlencode
 
-from pydantic import BeforeValidator, Field, field_validator
-
 from healthwatch.durations import format_duration, parse_duration
 from healthwatch.errors import ErrorKind, ProbeError
 from healthwatch.models import Status, iso, parse_iso, worst
 from healthwatch.probes import Category, Observation, ProbeContext, options
 from healthwatch.probes._vendor import USER_AGENT, Answer, ms_since, timed_request
+from healthwatch.records import BeforeValidator, Field, field_validator
 from healthwatch.urls import http_url
 
 if TYPE_CHECKING:

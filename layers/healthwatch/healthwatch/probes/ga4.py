@@ -11,8 +11,6 @@ from datetime import UTC
 from functools import cache
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import field_validator
-
 from healthwatch.errors import ErrorKind, ProbeError, error_text
 from healthwatch.probes import Category, Observation, ProbeContext, options
 from healthwatch.probes._vendor import (
@@ -29,6 +27,7 @@ from healthwatch.probes._vendor import (
     timed_request,
 )
 from healthwatch.probes.http import classify
+from healthwatch.records import field_validator
 
 if TYPE_CHECKING:
     import requests

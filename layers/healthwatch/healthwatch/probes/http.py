@@ -12,10 +12,9 @@ import time
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urljoin, urlsplit
 
-from pydantic import Field, field_validator
-
 from healthwatch.errors import ErrorKind, ProbeError, error_text
 from healthwatch.probes import Category, Observation, ProbeContext, options
+from healthwatch.records import Field, field_validator
 from healthwatch.secrets import has_reference
 from healthwatch.urls import http_url, proxy_for
 

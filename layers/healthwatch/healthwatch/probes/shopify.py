@@ -6,8 +6,6 @@ import json
 import re
 from typing import TYPE_CHECKING, Any
 
-from pydantic import field_validator
-
 from healthwatch.errors import ErrorKind, error_text
 from healthwatch.probes import Category, Observation, ProbeContext, options
 from healthwatch.probes._vendor import (
@@ -23,6 +21,7 @@ from healthwatch.probes._vendor import (
     suffix,
     timed_request,
 )
+from healthwatch.records import field_validator
 
 if TYPE_CHECKING:
     from healthwatch.config import Check

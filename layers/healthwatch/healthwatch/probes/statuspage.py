@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import Field, field_validator
-
 from healthwatch.errors import ErrorKind, ProbeError
 from healthwatch.models import Status
 from healthwatch.probes import Category, Observation, ProbeContext, options
 from healthwatch.probes._vendor import USER_AGENT, Answer, timed_request
+from healthwatch.records import Field, field_validator
 from healthwatch.urls import http_url
 
 if TYPE_CHECKING:

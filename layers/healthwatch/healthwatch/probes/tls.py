@@ -12,12 +12,11 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator, model_validator
-
 from healthwatch.durations import format_duration
 from healthwatch.errors import ErrorKind, ProbeError, error_text
 from healthwatch.models import iso
 from healthwatch.probes import Category, Observation, ProbeContext, options
+from healthwatch.records import Field, field_validator, model_validator
 
 if TYPE_CHECKING:
     from cryptography.x509 import Certificate
