@@ -6,7 +6,7 @@ import dataclasses
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from healthwatch import alerting
+from healthwatch import alerting, records
 from healthwatch.config import MaintenanceWindow
 from healthwatch.models import AlertState
 
@@ -139,7 +139,7 @@ def test_attempts_allowed(failures, open_, retry, expected):
 
 
 def _window(**kw):
-    return MaintenanceWindow(**kw)
+    return records.validate(MaintenanceWindow, kw)
 
 
 @pytest.mark.parametrize(

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import ValidationError
 
+from healthwatch import records
 from healthwatch.config.schema import CheckModel, Config, Defaults, Plugins, format_loc, suggest
 from healthwatch.errors import ConfigError
 from healthwatch.secrets import reference_problems
@@ -63,8 +63,10 @@ def _parse_config(text: str | bytes, plugins: Plugins, source: str) -> Config:
     problems = secret_reference_problems(data, lines)
     if problems:
         raise ConfigError(source, problems)
+    from pydantic import ValidationError
+
     try:
-        return Config.model_validate(data, context={"plugins": plugins})
+        return records.validate(Config, data, context={"plugins": plugins})
     except ValidationError as exc:
         raise ConfigError(source, _describe(exc, data, lines, plugins)) from None
 
@@ -282,9 +284,9 @@ def _located(errors: list[Any]) -> list[Any]:
 
 
 def _describe(
-    exc: ValidationError, data: dict[str, Any], lines: dict[tuple[Any, ...], int], plugins: Plugins
+    exc: Any, data: dict[str, Any], lines: dict[tuple[Any, ...], int], plugins: Plugins
 ) -> list[str]:
-    known = set(Defaults.model_fields) | set(CheckModel.model_fields) | plugins.option_keys()
+    known = {*records.names(Defaults), *records.names(CheckModel), *plugins.option_keys()}
     out = []
     for err in _located(exc.errors()):
         loc = list(err["loc"])

@@ -10,27 +10,19 @@ import re
 import sys
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-from pydantic import (
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    GetCoreSchemaHandler,
-    ValidationError,
-    ValidationInfo,
-    field_validator,
-    model_validator,
-)
-from pydantic_core import core_schema
 
 from healthwatch import records
 from healthwatch.conditions import Condition, parsed
 from healthwatch.durations import parse_duration
 from healthwatch.errors import ConditionError
+from healthwatch.records import BeforeValidator, Field, field_validator, model_validator, record
 from healthwatch.urls import http_url
+
+if TYPE_CHECKING:
+    from pydantic import GetCoreSchemaHandler, ValidationInfo
+    from pydantic_core import CoreSchema
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 ID_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
@@ -144,14 +136,11 @@ def plugins_of(info: ValidationInfo) -> Plugins:
     return plugins
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=False)
-
-
 DEFAULT_CONCURRENCY = 256  # DESIGN.md "Scale": checks in flight at once in one invocation
 
 
-class Defaults(Strict):
+@record
+class Defaults:
     # Checks probed at once within one invocation (a retry waiting holds no slot).
     concurrency: int = Field(default=DEFAULT_CONCURRENCY, ge=1, le=10_000)
     timeout: Duration = 5.0
@@ -161,7 +150,8 @@ class Defaults(Strict):
     reminder_interval: Duration = 21600.0
 
 
-class Slo(Strict):
+@record
+class Slo:
     availability: float = Field(default=99.9, gt=0, le=100)
     latency_p95_ms: float = Field(default=500.0, gt=0)
     error_rate: float = Field(default=0.1, ge=0, le=100)
@@ -174,7 +164,8 @@ class Slo(Strict):
 MAX_SHARD_SIZE = 100_000
 
 
-class TierConfig(Strict):
+@record
+class TierConfig:
     schedule: str
     deadline: Duration | None = None
     description: str = ""
@@ -205,12 +196,11 @@ class TierConfig(Strict):
         return 240.0
 
 
-class CheckModel(Strict):
+@record(extra="allow")
+class CheckModel:
     """What a check in the file may say, validated: keys beyond these are the probe type's
     own, validated by its `Options` when the check is made a `Check`. The engine never holds
-    one."""
-
-    model_config = ConfigDict(extra="allow")
+    one: it is only ever validated, through its pydantic model."""
 
     id: str = Field(pattern=ID_PATTERN, max_length=64)
     name: str = ""
@@ -254,7 +244,7 @@ class CheckModel(Strict):
         return sys.intern(value)
 
 
-_FIELDS = tuple(CheckModel.model_fields)
+_FIELDS = records.names(CheckModel)
 _NO_LINKS: dict[str, str] = {}
 
 
@@ -326,17 +316,20 @@ class Check:
     placeholders: frozenset[str]  # what the conditions read (`BODY`, `CERTIFICATE_EXPIRATION`)
 
     @classmethod
-    def __get_pydantic_core_schema__(
-        cls, source: Any, handler: GetCoreSchemaHandler
-    ) -> core_schema.CoreSchema:
+    def __get_pydantic_core_schema__(cls, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        from pydantic_core import core_schema
+
         # Validated as a CheckModel (its errors and their locations), then made a Check.
         return core_schema.with_info_after_validator_function(
-            cls._of, handler.generate_schema(CheckModel)
+            cls._of, handler.generate_schema(records.model(CheckModel))
         )
 
     @classmethod
-    def _of(cls, model: CheckModel, info: ValidationInfo) -> Check:
-        """The check, its type's options validated and its conditions parsed."""
+    def _of(cls, model: Any, info: ValidationInfo) -> Check:
+        """The check (from `CheckModel`'s pydantic model), its type's options validated and
+        its conditions parsed."""
+        from pydantic import ValidationError
+
         plugins = plugins_of(info)
         try:
             options = plugins.probes.options(model.type)
@@ -375,14 +368,16 @@ class Check:
 
 
 # The `defaults` a check may override (concurrency is the invocation's, not a check's).
-PER_CHECK_DEFAULTS = tuple(k for k in Defaults.model_fields if k in CheckModel.model_fields)
+PER_CHECK_DEFAULTS = tuple(k for k in records.names(Defaults) if k in _FIELDS)
 
 # Provider name -> that provider's validated `Options` (`notifications.slack`, ...).
-Notifications = dict[str, BaseModel]
+Notifications = dict[str, Any]
 
 
 def validate_notifications(raw: Any, chat: Registry) -> Notifications:
     """Each entry of `notifications` through its provider's `Options`."""
+    from pydantic import ValidationError
+
     if not isinstance(raw, dict):
         raise ValueError("expected a mapping of provider name to its settings")
     out: Notifications = {}
@@ -403,7 +398,8 @@ def validate_notifications(raw: Any, chat: Registry) -> Notifications:
     return out
 
 
-class MaintenanceWindow(Strict):
+@record
+class MaintenanceWindow:
     """One-off (`start` + `end`) or weekly (`every` + `at` + `duration`) in `timezone`."""
 
     name: str = "maintenance"
@@ -462,7 +458,8 @@ DEFAULT_PROBE_FUNCTION = "healthwatch-probe"  # template-probe.yaml's function n
 _REGION_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 
 
-class Region(Strict):
+@record
+class Region:
     """Where checks are probed from: the first entry of `regions` is the home."""
 
     name: str
@@ -494,7 +491,8 @@ def _region_entry(value: Any) -> Any:
     return {"name": value} if isinstance(value, str) else value
 
 
-class Config(Strict):
+@record
+class Config:
     version: Literal[1] = 1
     defaults: Defaults = Field(default_factory=lambda: Defaults())
     slo: Slo | None = None
