@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
-
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from healthwatch.errors import ConfigError
 from healthwatch.runtime.clients import client
@@ -27,48 +27,66 @@ _WHAT = {
 }
 
 
-class AwsSettings(BaseModel):
+@dataclass(frozen=True, slots=True)
+class _Variable:
+    """One variable: its field, and what it must be (read by `settings`, no pydantic: the
+    functions check their environment at every cold start)."""
+
+    name: str
+    field: str
+    kind: type = str  # str, int, bool or tuple (comma-separated)
+    pattern: str | None = None
+    low: int | None = None
+    high: int | None = None
+
+
+_VARIABLES = (
+    _Variable("RESULTS_BUCKET", "results_bucket", pattern=r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$"),
+    _Variable("HISTORY_TABLE", "history_table", pattern=r"^[A-Za-z0-9_.\-]{3,255}$"),
+    _Variable(
+        "ALERT_TOPIC_ARN",
+        "alert_topic_arn",
+        pattern=r"^arn:[a-z\-]+:sns:[a-z0-9\-]+:\d{12}:[A-Za-z0-9_\-]+$",
+    ),
+    _Variable("IDEMPOTENCY_TABLE", "idempotency_table", pattern=r"^[A-Za-z0-9_.\-]{3,255}$"),
+    _Variable("CHECKS_CONFIG", "checks_config"),
+    _Variable("HISTORY_DAYS", "history_days", int, low=1, high=3650),
+    _Variable("HEALTHWATCH_TIERS", "tiers", tuple),
+    _Variable("HEALTHWATCH_TRACING", "tracing", bool),
+    _Variable("HEALTHWATCH_STACK", "stack"),
+    _Variable("GLUE_DATABASE", "glue_database", pattern=r"^[a-z0-9_]{1,255}$"),
+    _Variable("ATHENA_WORKGROUP", "athena_workgroup"),
+    _Variable("AWS_LAMBDA_FUNCTION_NAME", "function_name"),
+    _Variable("AWS_REGION", "region"),
+)
+_TRUE = {"1", "true", "t", "yes", "y", "on"}
+_FALSE = {"0", "false", "f", "no", "n", "off"}
+
+
+@dataclass(frozen=True, slots=True)
+class AwsSettings:
     """The environment of the functions (and of `--backend aws`), checked at cold start."""
 
-    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
-
-    results_bucket: str | None = Field(
-        None, alias="RESULTS_BUCKET", pattern=r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$"
-    )
-    history_table: str | None = Field(
-        None, alias="HISTORY_TABLE", pattern=r"^[A-Za-z0-9_.\-]{3,255}$"
-    )
-    alert_topic_arn: str | None = Field(
-        None,
-        alias="ALERT_TOPIC_ARN",
-        pattern=r"^arn:[a-z\-]+:sns:[a-z0-9\-]+:\d{12}:[A-Za-z0-9_\-]+$",
-    )
-    idempotency_table: str | None = Field(
-        None, alias="IDEMPOTENCY_TABLE", pattern=r"^[A-Za-z0-9_.\-]{3,255}$"
-    )
-    checks_config: str = Field("checks.yaml", alias="CHECKS_CONFIG", min_length=1)
-    history_days: int = Field(30, alias="HISTORY_DAYS", ge=1, le=3650)
+    results_bucket: str | None = None
+    history_table: str | None = None
+    alert_topic_arn: str | None = None
+    idempotency_table: str | None = None
+    checks_config: str = "checks.yaml"
+    history_days: int = 30
     # The tiers one function runs (comma-separated); empty: any tier of the config.
-    tiers: tuple[str, ...] = Field((), alias="HEALTHWATCH_TIERS")
-    tracing: bool = Field(False, alias="HEALTHWATCH_TRACING")
-    stack: str | None = Field(None, alias="HEALTHWATCH_STACK")
+    tiers: tuple[str, ...] = ()
+    tracing: bool = False
+    stack: str | None = None
     # `healthwatch query --backend aws`: where Athena runs and writes its answers.
-    glue_database: str = Field("healthwatch", alias="GLUE_DATABASE", pattern=r"^[a-z0-9_]{1,255}$")
-    athena_workgroup: str = Field("primary", alias="ATHENA_WORKGROUP", min_length=1)
+    glue_database: str = "healthwatch"
+    athena_workgroup: str = "primary"
     # Set by Lambda: the function a tier's shards are invoked on, and where it probes from.
-    function_name: str | None = Field(None, alias="AWS_LAMBDA_FUNCTION_NAME")
-    region: str | None = Field(None, alias="AWS_REGION")
-
-    @field_validator("tiers", mode="before")
-    @classmethod
-    def _split(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            return tuple(t.strip() for t in value.split(",") if t.strip())
-        return value
+    function_name: str | None = None
+    region: str | None = None
 
     def require(self, *variables: str) -> AwsSettings:
         """`self`, or a ConfigError naming every variable that is not set."""
-        fields = {f.alias: name for name, f in type(self).model_fields.items()}
+        fields = {v.name: v.field for v in _VARIABLES}
         missing = [v for v in variables if getattr(self, fields[v]) is None]
         if missing:
             raise ConfigError(
@@ -82,25 +100,51 @@ class AwsSettings(BaseModel):
         return self
 
 
+def _value(variable: _Variable, text: str) -> Any:
+    """`text` as the variable's value; ValueError saying what it should be."""
+    if variable.kind is tuple:
+        return tuple(t.strip() for t in text.split(",") if t.strip())
+    if variable.kind is bool:
+        word = text.strip().lower()
+        if word not in _TRUE | _FALSE:
+            raise ValueError("expected a boolean (true or false)")
+        return word in _TRUE
+    if variable.kind is int:
+        try:
+            number = int(text.strip())
+        except ValueError:
+            raise ValueError("expected a whole number") from None
+        if variable.low is not None and number < variable.low:
+            raise ValueError(f"must be at least {variable.low}")
+        if variable.high is not None and number > variable.high:
+            raise ValueError(f"must be at most {variable.high}")
+        return number
+    if variable.pattern and not re.match(variable.pattern, text):
+        raise ValueError(f"should match the pattern {variable.pattern!r}")
+    return text
+
+
 def settings(environ: Mapping[str, str] | None = None) -> AwsSettings:
-    """The validated environment; ConfigError names each bad variable."""
+    """The validated environment; ConfigError names each bad variable. An empty variable
+    is an unset one."""
     environ = os.environ if environ is None else environ
-    names = {f.alias for f in AwsSettings.model_fields.values() if f.alias}
-    values: dict[str, Any] = {k: environ[k] for k in names if environ.get(k, "").strip()}
-    stack = values.get("HEALTHWATCH_STACK")
-    if stack and any(v not in values for v in STACK_OUTPUTS.values()):
+    given = {v.name: environ[v.name] for v in _VARIABLES if environ.get(v.name, "").strip()}
+    stack = given.get("HEALTHWATCH_STACK")
+    if stack and any(v not in given for v in STACK_OUTPUTS.values()):
         for output, variable in _stack_outputs(stack).items():
-            values.setdefault(variable, output)
-    try:
-        return AwsSettings.model_validate(values)
-    except ValidationError as exc:
-        raise ConfigError(
-            "environment",
-            [
-                f"{'.'.join(map(str, e['loc']))}: {e['msg']} (got {e.get('input')!r})"
-                for e in exc.errors()
-            ],
-        ) from None
+            given.setdefault(variable, output)
+    values: dict[str, Any] = {}
+    problems = []
+    for var in _VARIABLES:
+        if var.name not in given:
+            continue
+        try:
+            values[var.field] = _value(var, given[var.name])
+        except ValueError as exc:
+            problems.append(f"{var.name}: {exc} (got {given[var.name]!r})")
+    if problems:
+        raise ConfigError("environment", problems)
+    return AwsSettings(**values)
 
 
 def _stack_outputs(stack: str) -> dict[str, str]:
