@@ -53,6 +53,8 @@ from healthwatch.storage.local import LocalStore
 store = LocalStore(sys.argv[1])
 state = store.load(["a"])["a"]
 big = [{"at": "x" * 200, "status": "down"}] * 50
+state.consecutive_failures += 1
+state = store.save(state)  # one whole file before the first kill, however slow the machine
 print("ready", flush=True)
 while True:
     state.recent = big
