@@ -67,7 +67,8 @@ build: $(STAMP)
 	@command -v $(SAM) >/dev/null || { echo "make build needs the AWS SAM CLI: https://docs.aws.amazon.com/serverless-application-model/latest/developerguide/install-sam-cli.html" >&2; exit 2; }
 	$(SAM) validate --lint
 	$(SAM) build
-	for fn in .aws-sam/build/*Function; do cp checks.yaml "$$fn/checks.yaml"; done
+	for fn in .aws-sam/build/*Function; do cp checks.yaml "$$fn/checks.yaml" && \
+		$(BIN)/healthwatch validate --compile --no-color --config "$$fn/checks.yaml" || exit 1; done
 	$(BIN)/python scripts/bytecode.py .aws-sam/build
 
 ## sam deploy (--guided the first time, which saves the answers in samconfig.toml). The tier
@@ -93,6 +94,7 @@ deploy-probe: $(STAMP)
 	$(SAM) validate --lint --template-file template-probe.yaml
 	$(SAM) build --template-file template-probe.yaml --build-dir .aws-sam/probe
 	cp checks.yaml .aws-sam/probe/ProbeFunction/checks.yaml
+	$(BIN)/healthwatch validate --compile --no-color --config .aws-sam/probe/ProbeFunction/checks.yaml
 	$(BIN)/python scripts/bytecode.py .aws-sam/probe
 	$(SAM) deploy --template-file .aws-sam/probe/template.yaml --stack-name $(PROBE_STACK) \
 		--region $(REGION) --capabilities CAPABILITY_IAM --resolve-s3 --no-fail-on-empty-changeset $(if $(PARAMS),--parameter-overrides $(PARAMS))

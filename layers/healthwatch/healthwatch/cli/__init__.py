@@ -68,6 +68,11 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     v = sub.add_parser("validate", parents=[common], help="check a config file; exit 0 or 2")
+    v.add_argument(
+        "--compile",
+        action="store_true",
+        help="also write CONFIG.compiled beside it: read without pydantic (what make build ships)",
+    )
     v.set_defaults(func=running.cmd_validate)
 
     r = sub.add_parser("run", parents=[common], help="run a tier (or all) once")

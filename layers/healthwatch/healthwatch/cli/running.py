@@ -17,7 +17,7 @@ from healthwatch.models import Result, TierRun
 from healthwatch.probes import Category, category_of
 from healthwatch.runtime import Runtime
 from healthwatch.runtime import local as local_runtime
-from healthwatch.runtime.config_source import load_config
+from healthwatch.runtime.config_source import compile_config, load_config
 from healthwatch.secrets import RedactingFilter, Secrets
 
 EXIT_OK, EXIT_DOWN = 0, 1
@@ -56,7 +56,10 @@ def optional_config(args: argparse.Namespace) -> Config | None:
 
 
 def cmd_validate(args: argparse.Namespace, term: Terminal) -> int:
-    config = load_config(args.config)
+    if args.compile:
+        config, written = compile_config(args.config)
+    else:
+        config = load_config(args.config, use_compiled=False)
     from healthwatch.engine.shards import plan
 
     def tier(name: str) -> str:
@@ -70,6 +73,8 @@ def cmd_validate(args: argparse.Namespace, term: Terminal) -> int:
         decides = f"quorum {config.quorum}" if config.quorum else "the home decides"
         line += f" · regions: {names} ({decides})"
     term.out(line)
+    if args.compile:
+        term.out(f"compiled: {written}")
     return EXIT_OK
 
 

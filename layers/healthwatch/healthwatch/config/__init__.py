@@ -1,10 +1,11 @@
 """`checks.yaml`: the schema (`schema`) and the loader that reads and explains it (`loader`).
 
-The loader is handed the `Plugins` (probe types, chat providers) to validate their own keys
-with; `runtime.config_source` is where the real ones are passed in.
+`compiled` is the form `make build` ships: validated ahead of time, read back without
+pydantic or YAML. The loader is handed the `Plugins` (probe types, chat providers) to
+validate their own keys with; `runtime.config_source` is where the real ones are passed in.
 """
 
-from healthwatch.config.loader import load_config, parse_config
+from healthwatch.config.loader import compile_config, load_config, parse_config
 from healthwatch.config.schema import (
     Check,
     Config,
@@ -27,6 +28,7 @@ __all__ = [
     "Region",
     "Slo",
     "TierConfig",
+    "compile_config",
     "load_config",
     "parse_config",
 ]

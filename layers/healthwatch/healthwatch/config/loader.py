@@ -8,14 +8,16 @@ import json
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import yaml
-
+import healthwatch.config.compiled as compiled
 from healthwatch import records
 from healthwatch.config.schema import CheckModel, Config, Defaults, Plugins, format_loc, suggest
 from healthwatch.errors import ConfigError
 from healthwatch.secrets import reference_problems
+
+if TYPE_CHECKING:
+    import yaml
 
 MAX_CONFIG_BYTES = 16 << 20  # a config of 10,000 checks is about 2 MB (sharded tiers: more)
 # What aliases may add to the values written in the file: a bomb stops here, not in
@@ -23,15 +25,31 @@ MAX_CONFIG_BYTES = 16 << 20  # a config of 10,000 checks is about 2 MB (sharded 
 MAX_EXPANDED_NODES = 200_000
 
 
-def load_config(path: str | Path, plugins: Plugins) -> Config:
-    """The config in `path`, or a ConfigError naming the file and every problem."""
+def load_config(path: str | Path, plugins: Plugins, *, use_compiled: bool = True) -> Config:
+    """The config in `path`, or a ConfigError naming the file and every problem. A compiled
+    copy beside it (`config.compiled`) is read instead when it is this file's, unless
+    `use_compiled` is false."""
     path = Path(path)
     try:
         with open(path, "rb") as f:
             raw = f.read(MAX_CONFIG_BYTES + 1)
     except OSError as exc:
         raise ConfigError(str(path), [f"cannot read the file: {exc.strerror}"]) from None
+    if use_compiled and len(raw) <= MAX_CONFIG_BYTES:
+        made = compiled.read(raw, compiled.compiled_path(path), lambda: plugins.chat)
+        if made is not None:
+            return made
     return parse_config(raw, plugins, str(path))
+
+
+def compile_config(path: str | Path, plugins: Plugins) -> tuple[Config, Path]:
+    """Validate the file at `path` (never its compiled copy) and write that copy beside it."""
+    config = load_config(path, plugins, use_compiled=False)
+    with open(path, "rb") as f:
+        raw = f.read(MAX_CONFIG_BYTES + 1)
+    out = compiled.compiled_path(path)
+    compiled.write(config, raw, out)
+    return config, out
 
 
 def parse_config(text: str | bytes, plugins: Plugins, source: str = "<config>") -> Config:
@@ -117,7 +135,8 @@ def read_yaml(
         data = _as_json(decoded)
         if data is not _NOT_JSON:
             return data, {}
-    loader = _Loader(decoded)
+    lib = _yaml()
+    loader = getattr(lib, "CSafeLoader", lib.SafeLoader)(decoded)
     try:
         node = loader.get_single_node()
         if node is None:
@@ -126,7 +145,7 @@ def read_yaml(
         if problems:
             raise ConfigError(source, problems)
         return loader.construct_document(node), lines
-    except yaml.YAMLError as exc:
+    except lib.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}: " if mark is not None else ""
         raise ConfigError(
@@ -136,7 +155,12 @@ def read_yaml(
         loader.dispose()
 
 
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+def _yaml() -> Any:
+    import yaml  # imported when a file is read as YAML: a compiled config never is
+
+    return yaml
+
+
 _NOT_JSON = object()
 
 
@@ -174,6 +198,7 @@ def _walk(root: yaml.Node, want_index: bool = True) -> tuple[dict[tuple[Any, ...
     A node reached a second time is an alias: its size is counted again (that is what
     constructing it costs) but its insides are not walked again.
     """
+    lib = _yaml()
     index: dict[tuple[Any, ...], int] = {}
     problems: list[str] = []
     sizes: dict[int, int] = {}
@@ -186,9 +211,9 @@ def _walk(root: yaml.Node, want_index: bool = True) -> tuple[dict[tuple[Any, ...
             return known
         sizes[id(node)] = 1  # a node that contains itself counts once
         total = 1
-        if isinstance(node, yaml.MappingNode):
+        if isinstance(node, lib.MappingNode):
             total += sum(size(k) + size(v) for k, v in node.value)
-        elif isinstance(node, yaml.SequenceNode):
+        elif isinstance(node, lib.SequenceNode):
             total += sum(size(item) for item in node.value)
         sizes[id(node)] = min(total, limit + 1)
         return sizes[id(node)]
@@ -201,11 +226,11 @@ def _walk(root: yaml.Node, want_index: bool = True) -> tuple[dict[tuple[Any, ...
         if id(node) in seen:
             continue
         seen.add(id(node))
-        if isinstance(node, yaml.MappingNode):
+        if isinstance(node, lib.MappingNode):
             keys += len(node.value)
             first: dict[Any, int] = {}
             for key_node, value_node in node.value:
-                key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
+                key = key_node.value if isinstance(key_node, lib.ScalarNode) else None
                 line = key_node.start_mark.line + 1
                 if key is not None and key != "<<":
                     if key in first:
@@ -219,7 +244,7 @@ def _walk(root: yaml.Node, want_index: bool = True) -> tuple[dict[tuple[Any, ...
                     if want_index:
                         index.setdefault((*path, key), line)
                 stack.append((value_node, (*path, key)))
-        elif isinstance(node, yaml.SequenceNode):
+        elif isinstance(node, lib.SequenceNode):
             for i, item in enumerate(node.value):
                 if want_index:
                     index.setdefault((*path, i), item.start_mark.line + 1)

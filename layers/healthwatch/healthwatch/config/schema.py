@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Protocol
@@ -371,7 +372,7 @@ class Check:
 PER_CHECK_DEFAULTS = tuple(k for k in records.names(Defaults) if k in _FIELDS)
 
 # Provider name -> that provider's validated `Options` (`notifications.slack`, ...).
-Notifications = dict[str, Any]
+Notifications = Mapping[str, Any]
 
 
 def validate_notifications(raw: Any, chat: Registry) -> Notifications:
@@ -380,7 +381,7 @@ def validate_notifications(raw: Any, chat: Registry) -> Notifications:
 
     if not isinstance(raw, dict):
         raise ValueError("expected a mapping of provider name to its settings")
-    out: Notifications = {}
+    out: dict[str, Any] = {}
     problems = []
     for name, settings in raw.items():
         try:

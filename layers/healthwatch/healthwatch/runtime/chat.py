@@ -7,7 +7,6 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from healthwatch.notify.chat import ChatNotifier, providers_from_config
-from healthwatch.notify.chat.options import WebhookOptions
 
 if TYPE_CHECKING:
     import requests
@@ -65,6 +64,8 @@ def chat_destinations(
 ) -> list[LazyChat]:
     """One destination per configured chat provider, so the outbox records each on its own
     (a provider that took an event never gets it again when another failed)."""
+    from healthwatch.notify.chat.options import WebhookOptions  # as the settings are read
+
     out = []
     for name, options in notifications.items():
         if isinstance(options, WebhookOptions):

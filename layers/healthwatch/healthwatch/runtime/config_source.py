@@ -15,9 +15,15 @@ from healthwatch.runtime.settings import AwsSettings, settings
 PLUGINS = Plugins(probes=probes.REGISTRY, chat=chat.REGISTRY)
 
 
-def load_config(path: str | Path) -> Config:
-    """The config in a file, validated against every probe type and chat provider."""
-    return config.load_config(path, PLUGINS)
+def load_config(path: str | Path, *, use_compiled: bool = True) -> Config:
+    """The config in a file, validated against every probe type and chat provider (or its
+    compiled copy, when that is this file's: `config.compiled`)."""
+    return config.load_config(path, PLUGINS, use_compiled=use_compiled)
+
+
+def compile_config(path: str | Path) -> tuple[Config, Path]:
+    """Validate the file and write its compiled copy beside it; the config and that path."""
+    return config.compile_config(path, PLUGINS)
 
 
 def parse_config(text: str, source: str = "<config>") -> Config:

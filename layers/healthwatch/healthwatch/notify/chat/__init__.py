@@ -16,16 +16,15 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
-from pydantic import BaseModel
-
 from healthwatch.errors import DeliveryError, SecretError
-from healthwatch.notify.chat.options import WebhookOptions
 from healthwatch.secrets import REFERENCE, Secrets
 
 if TYPE_CHECKING:
     import requests
+    from pydantic import BaseModel
 
     from healthwatch.models import AlertEvent
+    from healthwatch.notify.chat.options import WebhookOptions
 
 _DELIVERED_MEMORY = 1000
 
@@ -112,6 +111,8 @@ def providers_from_config(
     (after trying every provider, so one message lists every problem). The resolved URLs
     are remembered by `secrets`, so `secrets.redact` removes them from anything logged.
     """
+    from healthwatch.notify.chat.options import WebhookOptions  # with the first provider read
+
     providers: list[ChatProvider] = []
     problems: list[str] = []
     for name, options in notifications.items():
