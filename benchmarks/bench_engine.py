@@ -7,11 +7,16 @@ Every figure is a ratio against something measured in the same run on the same m
    `{"status": "ok"}` after 100 ms, `healthwatch run` (a fresh process, local backend:
    config load, probes, alert state, results, rollups, status page) beside
    `benchmarks/reference.py` (a fresh process: the same N GETs, JSON parse, two
-   conditions, one JSON Lines file), both at the same concurrency. Wall time, peak RSS
-   (from `wait4`), their ratios, and healthwatch's cost per 1,000 checks.
-2. Cold start: importing the Lambda handler and building its runtime (clients included),
-   from the function and layer as `make build` lays them out and compiles them, beside a
-   bare process that imports boto3 and creates the same clients.
+   conditions, one JSON Lines file), both at the same concurrency. healthwatch runs twice:
+   on the config as written (read and validated by the run: pydantic, the YAML loader)
+   and on its compiled copy (`validate --compile`, what `make build` ships to Lambda:
+   read back without either). Wall time, peak RSS (from `wait4`), their ratios, and what
+   each further 1,000 checks cost.
+2. Cold start: importing the Lambda handler and building its runtime (config, clients),
+   from the function and layer as `make build` lays them out and compiles them (bytecode,
+   `checks.yaml.compiled`), beside a bare process that imports boto3 and creates the same
+   clients, and beside that bare process plus the stack's usual floor (asyncio, PyYAML,
+   a pydantic model, Powertools).
 3. HotDash's quick tier: two checks answering after 100 and 300 ms; the run's wall time
    beside its slowest check.
 4. SLO: a run of 1,000 checks with `slo:` and 30 days of stored history beside the same
@@ -200,6 +205,16 @@ def healthwatch_argv(config: Path, data: Path) -> list[str]:
     ]
 
 
+def compiled_copy(config: Path) -> Path:
+    """A copy of `config` with its compiled form beside it (`validate --compile`, what
+    `make build` ships): a run of it reads the config back without pydantic or PyYAML."""
+    copy = config.with_name(f"compiled-{config.name}")
+    copy.write_bytes(config.read_bytes())
+    argv = [sys.executable, "-m", "healthwatch", "validate", "--compile", "--no-color"]
+    subprocess.run([*argv, "--config", str(copy)], check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+    return copy
+
+
 def scale(target: Target, sizes: Sequence[int], repeat: int) -> list[dict[str, float]]:
     rows = []
     with tempfile.TemporaryDirectory(prefix="hw-bench-") as tmp:
@@ -207,9 +222,11 @@ def scale(target: Target, sizes: Sequence[int], repeat: int) -> list[dict[str, f
         for n in sizes:
             config = base / f"checks-{n}.json"
             config.write_text(json.dumps(bench_config(target.url, n)))
+            compiled = compiled_copy(config)
             hw: list[Measured] = []
+            hwc: list[Measured] = []
             ref: list[Measured] = []
-            for i in range(repeat):  # interleaved, so drift on the machine hits both alike
+            for i in range(repeat):  # interleaved, so drift on the machine hits all alike
                 ref.append(
                     measure(
                         [
@@ -227,27 +244,21 @@ def scale(target: Target, sizes: Sequence[int], repeat: int) -> list[dict[str, f
                     )
                 )
                 hw.append(measure(healthwatch_argv(config, base / f"data-{n}-{i}")))
-            if any(m.returncode for m in hw + ref):
+                hwc.append(measure(healthwatch_argv(compiled, base / f"compiled-{n}-{i}")))
+            if any(m.returncode for m in hw + hwc + ref):
                 raise SystemExit(f"a run at N={n} failed (a down check): see above")
-            h = min(hw, key=lambda m: m.wall_s)
-            r = min(ref, key=lambda m: m.wall_s)
-            rows.append(
-                {
-                    "n": n,
-                    "hw_s": h.wall_s,
-                    "ref_s": r.wall_s,
-                    "hw_mb": max(m.rss_mb for m in hw),
-                    "ref_mb": max(m.rss_mb for m in ref),
-                }
-            )
-            row = rows[-1]
-            print(
-                f"  {n:>6,}  {row['hw_s']:>8.2f} s  {row['ref_s']:>8.2f} s  "
-                f"{row['hw_s'] / row['ref_s']:>5.2f}x  {row['hw_mb']:>7.0f} MB  "
-                f"{row['ref_mb']:>7.0f} MB  {row['hw_mb'] / row['ref_mb']:>5.2f}x  "
-                f"{row['hw_s'] / n * 1000:>7.2f} s",
-                flush=True,
-            )
+            row: dict[str, float] = {"n": n}
+            for who, runs in (("hw", hw), ("hwc", hwc), ("ref", ref)):
+                row[f"{who}_s"] = min(m.wall_s for m in runs)
+                row[f"{who}_mb"] = max(m.rss_mb for m in runs)
+            rows.append(row)
+            cells = [f"  {n:>6,}  {row['ref_s']:>6.2f} s {row['ref_mb']:>4.0f} MB"]
+            for who in ("hw", "hwc"):
+                cells.append(
+                    f"{row[f'{who}_s']:>6.2f} s {row[f'{who}_s'] / row['ref_s']:>4.2f}x "
+                    f"{row[f'{who}_mb']:>4.0f} MB {row[f'{who}_mb'] / row['ref_mb']:>4.2f}x"
+                )
+            print(" | ".join(cells), flush=True)
     return rows
 
 
@@ -302,7 +313,12 @@ def deployed(into: Path) -> tuple[Path, Path]:
     )
     shutil.copy(ROOT / "checks.yaml", task / "checks.yaml")
     healthwatch = [sys.executable, "-m", "healthwatch", "validate", "--compile", "--no-color"]
-    subprocess.run([*healthwatch, "--config", str(task / "checks.yaml")], check=True, cwd=ROOT)
+    subprocess.run(
+        [*healthwatch, "--config", str(task / "checks.yaml")],
+        check=True,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+    )
     subprocess.run([sys.executable, str(ROOT / "scripts" / "bytecode.py"), str(into)], check=True)
     return task, layer
 
@@ -496,32 +512,29 @@ def main() -> None:
         f"concurrency {CONCURRENCY}"
     )
     print("\n1. healthwatch run vs the aiohttp reference (fresh processes, best of --repeat)")
+    print("  validated: the config read and validated by the run · compiled: as make build ships")
     print(
-        f"  {'N':>6}  {'healthwatch':>10}  {'reference':>10}  {'ratio':>6}  "
-        f"{'hw RSS':>10}  {'ref RSS':>10}  {'ratio':>6}  {'s/1,000':>9}"
+        f"  {'N':>6}  {'reference':>14} | {'validated: wall, ratio, RSS, ratio':>34} | "
+        f"{'compiled: wall, ratio, RSS, ratio':>34}"
     )
     with Target({"default": DELAY}) as target:
         rows = scale(target, sizes, args.repeat)
     big = [r for r in rows if r["n"] >= 1000]
-    if len(big) > 1:
-        per = [r["hw_s"] / r["n"] * 1000 for r in big]
-        spread = (max(per) - min(per)) / statistics.mean(per) * 100
-        print(f"  cost per 1,000 checks from 1,000 to {big[-1]['n']:,}: spread {spread:.0f} %")
-        small = min(rows, key=lambda r: r["n"])
-        if small["n"] < big[0]["n"]:
-            # The process's fixed cost (start, imports, the first run's tail) is the smallest
-            # run's wall: what each further 1,000 checks add is the growth, without it.
-            for who in ("hw", "ref"):
-                added = [
-                    (r[f"{who}_s"] - small[f"{who}_s"]) / (r["n"] - small["n"]) * 1000 for r in big
-                ]
-                spread = (max(added) - min(added)) / statistics.mean(added) * 100
-                name = "healthwatch" if who == "hw" else "reference"
-                shown = ", ".join(f"{a:.2f} s" for a in added)
-                print(
-                    f"  {name}: each 1,000 checks past N={small['n']} adds {shown}"
-                    f" (spread {spread:.0f} %)"
-                )
+    small = min(rows, key=lambda r: r["n"])
+    if len(big) > 1 and small["n"] < big[0]["n"]:
+        # The process's fixed cost (start, imports, the first run's tail) is the smallest
+        # run's wall: what each further 1,000 checks add is the growth, without it.
+        for who, name in (("hw", "validated"), ("hwc", "compiled"), ("ref", "reference")):
+            added = [
+                (r[f"{who}_s"] - small[f"{who}_s"]) / (r["n"] - small["n"]) * 1000 for r in big
+            ]
+            mean = statistics.mean(added)
+            within = max(abs(a - mean) for a in added) / mean * 100
+            shown = ", ".join(f"{a:.2f} s" for a in added)
+            print(
+                f"  {name}: each 1,000 checks past N={small['n']} adds {shown}"
+                f" (all within ±{within:.0f} % of their mean)"
+            )
 
     # Fresh processes vary by tens of milliseconds on a shared machine: a median of many.
     cold = cold_start(max(11, args.repeat))
