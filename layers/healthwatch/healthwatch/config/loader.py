@@ -30,11 +30,7 @@ def load_config(path: str | Path, plugins: Plugins, *, use_compiled: bool = True
     copy beside it (`config.compiled`) is read instead when it is this file's, unless
     `use_compiled` is false."""
     path = Path(path)
-    try:
-        with open(path, "rb") as f:
-            raw = f.read(MAX_CONFIG_BYTES + 1)
-    except OSError as exc:
-        raise ConfigError(str(path), [f"cannot read the file: {exc.strerror}"]) from None
+    raw = _read(path)
     if use_compiled and len(raw) <= MAX_CONFIG_BYTES:
         made = compiled.read(raw, compiled.compiled_path(path), lambda: plugins.chat)
         if made is not None:
@@ -44,12 +40,20 @@ def load_config(path: str | Path, plugins: Plugins, *, use_compiled: bool = True
 
 def compile_config(path: str | Path, plugins: Plugins) -> tuple[Config, Path]:
     """Validate the file at `path` (never its compiled copy) and write that copy beside it."""
-    config = load_config(path, plugins, use_compiled=False)
-    with open(path, "rb") as f:
-        raw = f.read(MAX_CONFIG_BYTES + 1)
+    raw = _read(Path(path))
+    config = parse_config(raw, plugins, str(path))
     out = compiled.compiled_path(path)
     compiled.write(config, raw, out)
     return config, out
+
+
+def _read(path: Path) -> bytes:
+    """The file's bytes (one past the size cap, so an oversized file is seen as one)."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(MAX_CONFIG_BYTES + 1)
+    except OSError as exc:
+        raise ConfigError(str(path), [f"cannot read the file: {exc.strerror}"]) from None
 
 
 def parse_config(text: str | bytes, plugins: Plugins, source: str = "<config>") -> Config:
