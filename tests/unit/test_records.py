@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import subprocess
 import sys
 import textwrap
@@ -79,14 +80,20 @@ def test_bad_input_is_pydantics_error_at_its_location(data, loc, kind):
 
 
 def test_annotated_validators_and_nested_records_validate_into_records(tmp_path):
-    # Given a module declaring a record that holds another (string annotations, as ours are)
-    (tmp_path / "nested_sample.py").write_text(
+    # Given a module declaring a record that holds another (string annotations, as ours
+    # are, resolved in that module's names)
+    path = tmp_path / "nested_sample.py"
+    path.write_text(
         textwrap.dedent(
             """
             from __future__ import annotations
             from typing import Annotated
             from healthwatch.records import AfterValidator, Field, record
-            from tests.unit.test_records import _positive
+
+            def _positive(value: float) -> float:
+                if value <= 0:
+                    raise ValueError("must be positive")
+                return value
 
             Positive = Annotated[float, AfterValidator(_positive)]
 
@@ -101,12 +108,18 @@ def test_annotated_validators_and_nested_records_validate_into_records(tmp_path)
             """
         )
     )
-    sys.path.insert(0, str(tmp_path))
+    spec = importlib.util.spec_from_file_location("nested_sample", path)
+    assert spec is not None and spec.loader is not None
+    nested_sample = importlib.util.module_from_spec(spec)
+    sys.modules["nested_sample"] = nested_sample
     try:
-        import nested_sample  # type: ignore[import-not-found]
+        spec.loader.exec_module(nested_sample)
+        _check_nested(nested_sample)
     finally:
-        sys.path.remove(str(tmp_path))
+        del sys.modules["nested_sample"]
 
+
+def _check_nested(nested_sample) -> None:
     # When it is validated
     made = records.validate(nested_sample.Outer, {"many": {"a": {"value": 2}}})
 

@@ -18,6 +18,7 @@ that package runs; never from S3 or any other remote source.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -72,30 +73,27 @@ class _Pickler(pickle.Pickler):
 
 
 def write(config: Config, source_bytes: bytes, out: Path) -> None:
-    """`config` (validated from `source_bytes`) to `out`, atomically."""
-    notifications = config.notifications
-    plain = {
+    """`config` (validated from `source_bytes`) to `out`, atomically. Its notifications go
+    as data (their chat providers' options are pydantic models), to be validated on read."""
+    notifications = {
         name: options.model_dump() if hasattr(options, "model_dump") else options
-        for name, options in notifications.items()
+        for name, options in config.notifications.items()
     }
-    config.notifications = {}
+    held = dataclasses.replace(config, notifications={})
+    header = {
+        "format": FORMAT,
+        "source_sha256": hashlib.sha256(source_bytes).hexdigest(),
+        "fingerprint": fingerprint(held),
+    }
+    tmp = out.with_name(f".{out.name}.tmp")
     try:
-        header = {
-            "format": FORMAT,
-            "source_sha256": hashlib.sha256(source_bytes).hexdigest(),
-            "fingerprint": fingerprint(config),
-        }
-        tmp = out.with_name(f".{out.name}.tmp")
-        try:
-            with open(tmp, "wb") as f:
-                f.write(json.dumps(header).encode() + b"\n")
-                _Pickler(f, protocol=pickle.HIGHEST_PROTOCOL).dump((config, plain))
-            os.replace(tmp, out)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-    finally:
-        config.notifications = notifications
+        with open(tmp, "wb") as f:
+            f.write(json.dumps(header).encode() + b"\n")
+            _Pickler(f, protocol=pickle.HIGHEST_PROTOCOL).dump((held, notifications))
+        os.replace(tmp, out)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def read(source_bytes: bytes, path: Path, chat: Callable[[], Registry]) -> Config | None:

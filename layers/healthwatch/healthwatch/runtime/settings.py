@@ -59,6 +59,7 @@ _VARIABLES = (
     _Variable("AWS_LAMBDA_FUNCTION_NAME", "function_name"),
     _Variable("AWS_REGION", "region"),
 )
+_FIELD_OF = {v.name: v.field for v in _VARIABLES}
 _TRUE = {"1", "true", "t", "yes", "y", "on"}
 _FALSE = {"0", "false", "f", "no", "n", "off"}
 
@@ -86,8 +87,7 @@ class AwsSettings:
 
     def require(self, *variables: str) -> AwsSettings:
         """`self`, or a ConfigError naming every variable that is not set."""
-        fields = {v.name: v.field for v in _VARIABLES}
-        missing = [v for v in variables if getattr(self, fields[v]) is None]
+        missing = [v for v in variables if getattr(self, _FIELD_OF[v]) is None]
         if missing:
             raise ConfigError(
                 "environment",
